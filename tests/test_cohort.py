@@ -1,0 +1,161 @@
+import gzip
+import json
+
+import pandas as pd
+import pytest
+
+from conftest import code, note, write_raw, write_table
+from mbrnn import cohort
+from mbrnn.cohort import TABLES, CohortInputError
+
+
+def build(raw, tmp_path, **kw):
+    kw.setdefault("split_ratios", (0.6, 0.2, 0.2))
+    return cohort.build_cohort(raw, tmp_path / "cohort", progress=False, **kw)
+
+
+def load_all(tmp_path):
+    return pd.concat([pd.read_parquet(tmp_path / "cohort" / f"{s}.parquet") for s in ("train", "dev", "test")])
+
+
+def test_cohort_content(tiny_raw, tmp_path):
+    summary = build(tiny_raw, tmp_path)
+    df = load_all(tmp_path).set_index("hadm_id")
+    # report first, then the addendum written a day later (though it comes first in the file); no ISERROR, no nursing
+    assert df.loc[101, "text"].startswith("admission date chief complaint chest pain mg htn cad addendum")
+    assert "error" not in df.loc[101, "text"] and "nursing" not in df.loc[101, "text"]
+    assert df.loc[101, "n_tokens"] == len(df.loc[101, "text"].split())
+    # codes dotted as strings, de-duplicated, procedures keep leading zeros
+    assert list(df.loc[101, "icd_codes"]) == ["401.9", "414.01"]
+    assert list(df.loc[501, "icd_codes"]) == ["00.66", "401.9"]
+    assert list(df.loc[201, "icd_codes"]) == ["38.93", "E879.8"]
+    assert list(df.loc[401, "icd_codes"]) == ["401.9", "V58.61"]
+    # CCS of diagnoses and procedures stay distinct
+    assert "dx:98" in df.loc[101, "ccs_codes"] and "px:00" in df.loc[501, "ccs_codes"]
+    assert 901 not in df.index  # coded, but no discharge summary
+    s = summary["skipped"]
+    assert s["discharge_iserror_rows"] == 1
+    assert s["duplicate_code_rows"] == 1
+    assert s["diagnoses_icd_null_codes"] == 1
+    assert s["coded_admissions_without_summary"] == 1
+    assert s["addenda_appended"] == 1
+    assert summary["admissions"]["total"] == 9
+    assert summary["patient_overlap_between_splits"] == 0
+    labels = pd.read_csv(tmp_path / "cohort" / "icd_labels.csv", dtype=str)
+    assert set(labels["code"]) == {"401.9", "414.01", "00.66", "38.93", "E879.8", "V58.61"}
+    assert labels.set_index("code").loc["401.9", "description"] == "Unspecified essential hypertension"
+    assert labels.set_index("code").loc["00.66", "kind"] == "px"
+    # 414.01 is missing from the tiny D_ICD table: described from CMS v32 and reported
+    assert "coronary" in labels.set_index("code").loc["414.01", "description"].lower()
+    assert "414.01" in summary["codes_missing_from_d_icd"]["examples"]
+    assert summary["codes_unknown_to_icd9cm_v32"]["count"] == 0
+
+
+def test_top50_drops_admissions_without_a_label(tiny_raw, tmp_path):
+    summary = build(tiny_raw, tmp_path, label_setting="top50", top_k=1)
+    df = load_all(tmp_path)
+    assert all(list(c) == ["401.9"] for c in df["icd_codes"])
+    assert summary["skipped"]["admissions_without_top50_code"] == 2  # 201 and 801 have no 401.9
+    assert summary["n_icd_labels"] == 1
+
+
+def test_edin_norm(tiny_raw, tmp_path):
+    build(tiny_raw, tmp_path, text_norm="edin")
+    df = load_all(tmp_path).set_index("hadm_id")
+    assert "mg" in df.loc[101, "text"].split()
+
+
+def test_deterministic(tiny_raw, tmp_path):
+    a = build(tiny_raw, tmp_path)
+    first = {s: (tmp_path / "cohort" / f"{s}.parquet").read_bytes() for s in ("train", "dev", "test")}
+    b = build(tiny_raw, tmp_path)
+    assert a == b
+    assert first == {s: (tmp_path / "cohort" / f"{s}.parquet").read_bytes() for s in ("train", "dev", "test")}
+
+
+# --- bad input ---------------------------------------------------------------------------------------------
+
+def test_missing_file(tiny_raw, tmp_path):
+    (tiny_raw / "PROCEDURES_ICD.csv.gz").unlink()
+    with pytest.raises(CohortInputError, match=r"PROCEDURES_ICD\.csv\.gz.*physionet"):
+        build(tiny_raw, tmp_path)
+
+
+def test_missing_column(tiny_raw, tmp_path):
+    cols = [c for c in TABLES["DIAGNOSES_ICD"] if c != "ICD9_CODE"]
+    write_table(tiny_raw / "DIAGNOSES_ICD.csv.gz", cols, [dict(ROW_ID=1, SUBJECT_ID=1, HADM_ID=101, SEQ_NUM=1)])
+    with pytest.raises(CohortInputError, match=r"DIAGNOSES_ICD.*ICD9_CODE"):
+        build(tiny_raw, tmp_path)
+
+
+def test_wrong_dtype(tiny_raw, tmp_path):
+    rows = [code(i, "abc", "xyz", "4019") for i in range(5)]
+    write_table(tiny_raw / "DIAGNOSES_ICD.csv.gz", TABLES["DIAGNOSES_ICD"], rows)
+    with pytest.raises(CohortInputError, match=r"DIAGNOSES_ICD.*non-integer"):
+        build(tiny_raw, tmp_path)
+
+
+def test_truncated_gzip(tiny_raw, tmp_path):
+    path = tiny_raw / "NOTEEVENTS.csv.gz"
+    big = [note(i, 1, 101, "word " * 2000) for i in range(200, 260)]
+    write_raw(tiny_raw, big, [code(1, 1, 101, "4019")], [])
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CohortInputError, match=r"NOTEEVENTS\.csv\.gz.*(truncated|damaged)"):
+        build(tiny_raw, tmp_path)
+
+
+def test_garbled_rows_empty_text_and_non_utf8_are_counted(tiny_raw, tmp_path):
+    raw = gzip.decompress((tiny_raw / "NOTEEVENTS.csv.gz").read_bytes())
+    raw += b'90,9,901,"2151-08-04",,,"Discharge summary","Report",,,"caf\xe9 latin-1 hypertension"\n'
+    raw += b'91,9,902,"2151-08-04",,,"Discharge summary","Report",,,"   "\n'
+    raw += b'92,9,"garbled row with too few fields"\n'
+    (tiny_raw / "NOTEEVENTS.csv.gz").write_bytes(gzip.compress(raw, mtime=0))
+    summary = build(tiny_raw, tmp_path)
+    s = summary["skipped"]
+    assert s["noteevents_garbled_rows"] == 1
+    assert s["discharge_rows_empty_text"] == 1
+    assert s["discharge_rows_non_utf8_repaired"] == 1
+    df = load_all(tmp_path).set_index("hadm_id")
+    assert "hypertension" in df.loc[901, "text"]
+
+
+def test_malformed_and_unknown_codes_are_counted(tiny_raw, tmp_path):
+    rows = [code(1, 1, 101, "4019"), code(2, 1, 101, "40X9"), code(3, 3, 301, "99999")]
+    write_table(tiny_raw / "DIAGNOSES_ICD.csv.gz", TABLES["DIAGNOSES_ICD"], rows)
+    summary = build(tiny_raw, tmp_path)
+    assert summary["skipped"]["diagnoses_icd_malformed_codes"] == 1
+    assert summary["codes_unknown_to_icd9cm_v32"]["examples"] == ["999.99"]
+    assert summary["labels_without_ccs"]["examples"] == ["999.99"]
+
+
+def test_bad_settings(tiny_raw, tmp_path):
+    with pytest.raises(ValueError, match="label setting"):
+        build(tiny_raw, tmp_path, label_setting="top10")
+    with pytest.raises(ValueError, match="caml_splits_dir"):
+        build(tiny_raw, tmp_path, split="caml")
+
+
+def test_caml_split_lists(tiny_raw, tmp_path):
+    d = tmp_path / "caml"
+    d.mkdir()
+    for name, ids in (("train", [101, 201, 301, 401, 501, 601]), ("dev", [701, 702]), ("test", [801, 12345])):
+        (d / f"{name}_full_hadm_ids.csv").write_text("".join(f"{i}\n" for i in ids))
+    summary = build(tiny_raw, tmp_path, split="caml", caml_splits_dir=d)
+    assert summary["admissions"] == {"train": 6, "dev": 2, "test": 1, "total": 9}
+    assert summary["skipped"]["caml_listed_admissions_not_in_cohort"] == 1
+    (d / "test_full_hadm_ids.csv").unlink()
+    with pytest.raises(FileNotFoundError, match="caml-mimic"):
+        build(tiny_raw, tmp_path, split="caml", caml_splits_dir=d)
+
+
+def test_output_written_atomically_on_failure(tiny_raw, tmp_path, monkeypatch):
+    """A failure part-way leaves no file behind, and no temporary files either."""
+    def boom(*a, **k):
+        raise RuntimeError("disk full")
+    monkeypatch.setattr(cohort.io, "write_csv", boom)
+    with pytest.raises(RuntimeError):
+        build(tiny_raw, tmp_path)
+    out = tmp_path / "cohort"
+    assert not (out / "icd_labels.csv").exists() and not (out / "cohort_summary.json").exists()
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]
