@@ -11,7 +11,8 @@
 source = "synthetic"
 raw_dir = "data/raw"
 cohort_dir = "data/cohort"
-summary_path = "reports/metrics/cohort.json"
+figures_dir = "reports/figures"
+metrics_dir = "reports/metrics"
 label_setting = "full"
 top_k = 50
 text_norm = "caml"
@@ -33,7 +34,7 @@ goto_project_root()
 summary = cohort.build_cohort(
     raw_dir, cohort_dir, label_setting=label_setting, top_k=top_k, text_norm=text_norm, split=split,
     split_ratios=split_ratios, stratify_labels=stratify_labels, seed=split_seed, caml_splits_dir=caml_splits_dir,
-    caml_splits_download=caml_splits_download, ccs_px_file=ccs_px_file, summary_path=summary_path, source=source, progress=False,
+    caml_splits_download=caml_splits_download, ccs_px_file=ccs_px_file, summary_path=f"{metrics_dir}/cohort.json", source=source, progress=False,
 )
 
 # %% [markdown]
@@ -59,7 +60,7 @@ pd.Series(summary["skipped"], name="rows").to_frame()
 # %%
 labels = pd.read_csv(f"{cohort_dir}/icd_labels.csv", dtype={"code": str})
 fig = plots.plot_code_frequency(labels.set_index("code")["train_count"])
-plots.save_figure(fig, "reports/figures", "code_frequency")
+plots.save_figure(fig, figures_dir, "code_frequency")
 
 # %% [markdown]
 # The patient overlap between splits is **0** by construction; codes seen in dev/test but never in training are
