@@ -1,0 +1,590 @@
+"""Frequency-bucketed error analysis on SAVED predictions (never retrains).
+
+Inputs are the contracts of docs/architecture.md: ``data/models/<name>/{dev,test}.npz``, the cohort's
+``icd_labels.csv`` (training counts) and a split parquet (gold codes, note length). Every function is pure
+on arrays / DataFrames and every choice that changes a number is an argument.
+
+Conventions (used throughout):
+- a code is predicted when ``prob >= threshold``;
+- the gold standard is the union of all codes of the test set (``gold``, from the split parquet) and the
+  model's label set; a test code outside a model's label set is never predicted (score 0), so each of its
+  occurrences is a false negative (this is what separates ``full`` from ``top50`` models);
+- per-label P/R/F1 use 0/0 := 0; macro P/R/F1 of a group = mean of per-label values over the codes of the
+  group that occur in the test set (support > 0);
+- macro AUC = mean per-label ROC AUC over codes with both classes in the test set (a code the model does not
+  score has a constant score, i.e. AUC 0.5);
+- analysis frames hold fractions in [0, 1]; the paper-style tables (``results_table`` ...) are in percent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from tqdm.auto import tqdm
+
+# MBRNN on MIMIC-III as published by the authors, in percent: README "Main Results" of github.com/VRCMF/MARN
+# (the model is called MARN there; Sun et al., ACM TIST 2022). Their macro-F1 follows CAML/MultiResCNN:
+# harmonic mean of macro-precision and macro-recall (our ``macro_f1_pr`` column), not the mean per-label F1.
+PUBLISHED_MBRNN: dict[str, dict[str, float]] = {
+    "MIMIC-III-full": {"macro_auc": 91.3, "micro_auc": 98.8, "macro_f1": 11.6, "micro_f1": 58.4, "p@8": 75.4, "p@15": 60.2},
+    "MIMIC-III-50": {"macro_auc": 92.7, "micro_auc": 94.7, "macro_f1": 68.2, "micro_f1": 71.8, "p@5": 67.3},
+}
+PUBLISHED_MBRNN_CCS: dict[str, dict[str, float]] = {  # same source, CCS branch
+    "MIMIC-III-full": {"macro_auc": 93.9, "micro_auc": 97.4, "macro_f1": 58.6, "micro_f1": 72.2, "p@8": 84.3, "p@15": 67.2},
+    "MIMIC-III-50": {"macro_auc": 92.8, "micro_auc": 95.0, "macro_f1": 71.2, "micro_f1": 75.0, "p@5": 69.0},
+}
+METRIC_NAMES = {
+    "macro_auc": "Macro-AUC", "micro_auc": "Micro-AUC", "macro_f1": "Macro-F1", "micro_f1": "Micro-F1",
+    "p@5": "P@5", "p@8": "P@8", "p@15": "P@15",
+}
+DEFAULT_EDGES = (0, 10, 50, 100, 500, 1000)
+
+
+# ----------------------------------------------------------------------------- loading
+
+@dataclass
+class Predictions:
+    """One model's saved predictions on one split (see docs/architecture.md)."""
+
+    hadm_id: np.ndarray  # (n,) int64
+    icd_codes: np.ndarray  # (L,) str
+    icd_prob: np.ndarray  # (n, L) float32
+    icd_true: np.ndarray  # (n, L) bool
+    ccs_codes: np.ndarray | None = None  # (K,) str
+    ccs_prob: np.ndarray | None = None  # (n, K) float32
+    ccs_true: np.ndarray | None = None  # (n, K) bool
+    path: str | None = None
+
+
+_REQUIRED = ("hadm_id", "icd_codes", "icd_prob", "icd_true")
+_CCS = ("ccs_codes", "ccs_prob", "ccs_true")
+
+
+def load_predictions(path: str | Path) -> Predictions:
+    """Read a predictions npz; raise a ValueError naming the file when keys or shapes are wrong."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: predictions file not found; run the training stage that writes it first")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except ValueError as e:  # object arrays need pickle
+        raise ValueError(f"{path}: could not read ({e}); save codes as fixed-width str arrays, not object arrays") from e
+    missing = [k for k in _REQUIRED if k not in arrays]
+    if missing:
+        raise ValueError(f"{path}: missing keys {missing} (has {sorted(arrays)}); "
+                         f"a predictions npz needs {list(_REQUIRED)} (+ optional {list(_CCS)})")
+    has_ccs = [k in arrays for k in _CCS]
+    if any(has_ccs) and not all(has_ccs):
+        raise ValueError(f"{path}: has only some CCS keys {[k for k in _CCS if k in arrays]}; "
+                         f"need all of {list(_CCS)} or none")
+    p = Predictions(
+        hadm_id=arrays["hadm_id"].astype(np.int64), icd_codes=arrays["icd_codes"].astype(str),
+        icd_prob=arrays["icd_prob"].astype(np.float32), icd_true=arrays["icd_true"].astype(bool),
+        path=str(path),
+    )
+    if all(has_ccs):
+        p.ccs_codes, p.ccs_prob, p.ccs_true = (arrays["ccs_codes"].astype(str), arrays["ccs_prob"].astype(np.float32),
+                                               arrays["ccs_true"].astype(bool))
+    _check_shapes(p)
+    return p
+
+
+def _check_shapes(p: Predictions) -> None:
+    n = len(p.hadm_id)
+    for task in ("icd", "ccs"):
+        codes, prob, true = getattr(p, f"{task}_codes"), getattr(p, f"{task}_prob"), getattr(p, f"{task}_true")
+        if codes is None:
+            continue
+        want = (n, len(codes))
+        if prob.shape != want or true.shape != want:
+            raise ValueError(f"{p.path}: {task}_prob {prob.shape} / {task}_true {true.shape} should both be "
+                             f"(n_hadm, n_{task}_codes) = {want}")
+    if len(np.unique(p.hadm_id)) != n:
+        raise ValueError(f"{p.path}: hadm_id has duplicates")
+
+
+def load_train_counts(labels_csv: str | Path) -> pd.Series:
+    """``icd_labels.csv`` (or ``ccs_labels.csv``) -> training counts, a Series indexed by code."""
+    df = pd.read_csv(labels_csv, dtype={"code": str})
+    if not {"code", "train_count"} <= set(df.columns):
+        raise ValueError(f"{labels_csv}: needs columns 'code' and 'train_count' (has {list(df.columns)}); "
+                         f"rebuild the cohort with cohort.build_cohort")
+    return df.set_index("code")["train_count"].astype(np.int64)
+
+
+# ----------------------------------------------------------------------------- buckets
+
+def bucket_names(edges: Sequence[int] = DEFAULT_EDGES) -> list[str]:
+    """(0, 10, 50) -> ['0', '1–10', '11–50', '>50']."""
+    edges = [int(e) for e in edges]
+    if not edges or edges[0] != 0 or any(b <= a for a, b in zip(edges, edges[1:])):
+        raise ValueError(f"bucket edges {edges} must start at 0 and increase strictly (e.g. {list(DEFAULT_EDGES)})")
+    return ["0"] + [f"{a + 1}–{b}" for a, b in zip(edges, edges[1:])] + [f">{edges[-1]}"]
+
+
+def assign_buckets(train_counts, edges: Sequence[int] = DEFAULT_EDGES) -> pd.Categorical:
+    """Training count -> ordered frequency bucket; edges are inclusive upper bounds, the first bucket is exactly 0."""
+    names = bucket_names(edges)
+    c = np.asarray(train_counts, dtype=float)
+    if not np.all(np.isfinite(c) & (c >= 0) & (c == np.round(c))):
+        raise ValueError("training counts must be non-negative integers (train_count of icd_labels.csv)")
+    idx = np.searchsorted(np.asarray(edges), c, side="left")  # 0 -> 0, 1..10 -> 1, ..., >1000 -> len(edges)
+    return pd.Categorical.from_codes(idx, categories=names, ordered=True)
+
+
+# ----------------------------------------------------------------------------- alignment
+
+@dataclass
+class Gold:
+    """Gold labels over a code universe: y[i, j] is True when document hadm_id[i] has code codes[j]."""
+
+    hadm_id: np.ndarray  # (n,)
+    codes: np.ndarray  # (C,) str
+    y: np.ndarray  # (n, C) bool
+
+
+def make_gold(preds: Sequence[Predictions], gold: pd.DataFrame | None = None) -> Gold:
+    """Gold over (test codes ∪ every model's label set).
+
+    ``gold`` is a split frame (``hadm_id``, ``icd_codes`` list) — the reference for codes outside a model's
+    label set. Without it, gold is the union of the models' own ``icd_true`` (all must cover the same admissions).
+    """
+    model_codes = [p.icd_codes for p in preds]
+    if gold is not None:
+        if not {"hadm_id", "icd_codes"} <= set(gold.columns):
+            raise ValueError(f"gold frame needs columns hadm_id, icd_codes (has {list(gold.columns)}); "
+                             f"pass the split parquet")
+        g = gold.sort_values("hadm_id")
+        hadm = g["hadm_id"].to_numpy(np.int64)
+        lists = [list(map(str, c)) for c in g["icd_codes"]]
+        codes = np.array(sorted(set().union(*lists, *map(set, model_codes))), dtype=str)
+        col = {c: j for j, c in enumerate(codes)}
+        y = np.zeros((len(hadm), len(codes)), dtype=bool)
+        for i, cs in enumerate(lists):
+            y[i, [col[c] for c in cs]] = True
+    else:
+        if not preds:
+            raise ValueError("need at least one Predictions or a gold frame")
+        hadm = np.sort(preds[0].hadm_id)
+        codes = np.array(sorted(set().union(*map(set, model_codes))), dtype=str)
+        y = np.zeros((len(hadm), len(codes)), dtype=bool)
+    for p in preds:  # fill (no gold frame) or cross-check (gold frame) with each model's icd_true
+        rows = _rows(p, hadm)
+        cols = np.searchsorted(codes, p.icd_codes)
+        if gold is None:
+            y[:, cols] |= p.icd_true[rows]
+        elif not np.array_equal(y[:, cols], p.icd_true[rows]):
+            raise ValueError(f"{p.path}: icd_true disagrees with the gold split frame; was it predicted on this split?")
+    return Gold(hadm, codes, y)
+
+
+def _rows(p: Predictions, hadm: np.ndarray) -> np.ndarray:
+    """Row order of p matching ``hadm``; error when the admissions differ."""
+    if len(p.hadm_id) != len(hadm) or not np.array_equal(np.sort(p.hadm_id), hadm):
+        raise ValueError(f"{p.path or 'predictions'}: its {len(p.hadm_id)} hadm_ids differ from the reference "
+                         f"{len(hadm)}; compare predictions of the same split")
+    return np.argsort(p.hadm_id)  # p.hadm_id[order] == hadm
+
+
+def align(p: Predictions, g: Gold) -> tuple[np.ndarray, np.ndarray]:
+    """Model scores on the gold universe: prob (n, C) with 0 for codes outside its label set, in_set (C,)."""
+    prob = np.zeros(g.y.shape, dtype=np.float32)
+    cols = np.searchsorted(g.codes, p.icd_codes)
+    prob[:, cols] = p.icd_prob[_rows(p, g.hadm_id)]
+    in_set = np.zeros(len(g.codes), dtype=bool)
+    in_set[cols] = True
+    return prob, in_set
+
+
+def _decisions(p: Predictions, g: Gold, threshold: float) -> np.ndarray:
+    prob, in_set = align(p, g)
+    return (prob >= threshold) & in_set  # (n, C) bool
+
+
+def _counts_for(train_counts: pd.Series, codes: np.ndarray) -> np.ndarray:
+    missing = [c for c in codes if c not in train_counts.index]
+    if missing:
+        raise ValueError(f"{len(missing)} codes have no training count (e.g. {missing[:5]}); pass train_counts for "
+                         f"every code, i.e. the train_count column of the cohort's icd_labels.csv")
+    return train_counts.reindex(codes).to_numpy(np.int64)
+
+
+# ----------------------------------------------------------------------------- per-label scores
+
+def _prf(tp, fp, fn):
+    """Precision, recall, F1 with 0/0 := 0 (works on scalars and arrays)."""
+    tp, fp, fn = (np.asarray(a, dtype=float) for a in (tp, fp, fn))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = np.where(tp + fp > 0, tp / (tp + fp), 0.0)
+        r = np.where(tp + fn > 0, tp / (tp + fn), 0.0)
+        f = np.where(p + r > 0, 2 * p * r / (p + r), 0.0)
+    return p, r, f
+
+
+def per_label_auc(y: np.ndarray, prob: np.ndarray) -> np.ndarray:
+    """ROC AUC of every column (Mann-Whitney, ties count 1/2); NaN where a column lacks a class. (C,)"""
+    n1 = y.sum(0).astype(float)
+    n0 = y.shape[0] - n1
+    ranks = stats.rankdata(prob, axis=0)  # (n, C), average ranks for ties
+    with np.errstate(divide="ignore", invalid="ignore"):
+        auc = ((ranks * y).sum(0) - n1 * (n1 + 1) / 2) / (n1 * n0)
+    return np.where((n1 > 0) & (n0 > 0), auc, np.nan)
+
+
+def _label_counts(y: np.ndarray, yhat: np.ndarray):
+    """Per-label tp, fp, fn, each (C,), from gold and decisions (n, C)."""
+    return (yhat & y).sum(0), (yhat & ~y).sum(0), (~yhat & y).sum(0)
+
+
+def _label_auc(y: np.ndarray, prob: np.ndarray, in_set: np.ndarray) -> np.ndarray:
+    """Per-label AUC (C,); codes outside the label set have a constant score, i.e. 0.5; NaN without both classes."""
+    n1 = y.sum(0)
+    valid = (n1 > 0) & (n1 < y.shape[0])
+    auc = np.full(y.shape[1], np.nan)
+    auc[valid & ~in_set] = 0.5
+    scored = valid & in_set
+    auc[scored] = per_label_auc(y[:, scored], prob[:, scored])
+    return auc
+
+
+def _group_scores(tp, fp, fn, support, auc, mask) -> dict:
+    """Micro/macro scores over the codes selected by mask, from per-label counts (C,)."""
+    tp, fp, fn, support, auc = tp[mask], fp[mask], fn[mask], support[mask], auc[mask]
+    mi_p, mi_r, mi_f = _prf(tp.sum(), fp.sum(), fn.sum())
+    if tp.sum() + fp.sum() + fn.sum() == 0:  # nothing to score in this group
+        mi_p = mi_r = mi_f = np.nan
+    p, r, f = _prf(tp, fp, fn)
+    seen = support > 0
+    return dict(
+        tp=int(tp.sum()), fp=int(fp.sum()), fn=int(fn.sum()),
+        micro_p=float(mi_p), micro_r=float(mi_r), micro_f1=float(mi_f),
+        macro_p=_mean(p[seen]), macro_r=_mean(r[seen]), macro_f1=_mean(f[seen]),
+        macro_f1_pr=float(_prf_hmean(_mean(p[seen]), _mean(r[seen]))),
+        macro_auc=_mean(auc[~np.isnan(auc)]), n_auc_codes=int((~np.isnan(auc)).sum()),
+    )
+
+
+def _prf_hmean(p: float, r: float) -> float:
+    return 2 * p * r / (p + r) if p + r > 0 else (0.0 if p == p and r == r else float("nan"))
+
+
+def _mean(x) -> float:
+    return float(np.mean(x)) if len(x) else float("nan")
+
+
+def bucket_table(
+    preds_by_model: Mapping[str, Predictions],
+    train_counts: pd.Series,
+    edges: Sequence[int] = DEFAULT_EDGES,
+    threshold: float = 0.5,
+    gold: pd.DataFrame | None = None,
+    include_total: bool = True,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """Scores per (frequency bucket, model); one row each, plus an ``all`` row per model.
+
+    Columns: n_codes (codes of the bucket occurring in the test set), n_codes_in_model (of those, in the
+    model's label set), test_occurrences and share_test_occurrences (gold (doc, code) pairs), tp/fp/fn, micro
+    P/R/F1, macro P/R/F1 (mean of per-label values over the n_codes), macro_f1_pr (harmonic mean of macro P and
+    R, the CAML convention of the published numbers), macro_auc over n_auc_codes codes with both classes. Fractions.
+    """
+    g = make_gold(list(preds_by_model.values()), gold)
+    counts = _counts_for(train_counts, g.codes)
+    buckets = assign_buckets(counts, edges)
+    support = g.y.sum(0)  # (C,)
+    groups = [(name, np.asarray(buckets == name)) for name in buckets.categories]
+    if include_total:
+        groups.append(("all", np.ones(len(g.codes), dtype=bool)))
+    rows = []
+    for model, p in tqdm(preds_by_model.items(), desc="bucket table", disable=not progress):
+        prob, in_set = align(p, g)
+        tp, fp, fn = _label_counts(g.y, (prob >= threshold) & in_set)
+        auc = _label_auc(g.y, prob, in_set)
+        del prob
+        for name, mask in groups:
+            rows.append(dict(
+                bucket=name, model=model,
+                n_codes=int((support[mask] > 0).sum()),
+                n_codes_in_model=int(((support > 0) & in_set)[mask].sum()),
+                test_occurrences=int(support[mask].sum()),
+                share_test_occurrences=float(support[mask].sum() / max(support.sum(), 1)),
+                **_group_scores(tp, fp, fn, support, auc, mask),
+            ))
+    df = pd.DataFrame(rows)
+    order = list(buckets.categories) + (["all"] if include_total else [])
+    df["bucket"] = pd.Categorical(df["bucket"], categories=order, ordered=True)
+    return df.sort_values(["bucket", "model"], kind="stable").reset_index(drop=True)
+
+
+def per_code_f1(
+    pred: Predictions,
+    train_counts: pd.Series,
+    threshold: float = 0.5,
+    gold: pd.DataFrame | None = None,
+    edges: Sequence[int] = DEFAULT_EDGES,
+) -> pd.DataFrame:
+    """One row per code of the gold universe.
+
+    Columns: code, train_count, bucket, in_label_set, support, tp, fp, fn, precision, recall, f1.
+    """
+    g = make_gold([pred], gold)
+    prob, in_set = align(pred, g)
+    tp, fp, fn = _label_counts(g.y, (prob >= threshold) & in_set)
+    p, r, f = _prf(tp, fp, fn)
+    counts = _counts_for(train_counts, g.codes)
+    return pd.DataFrame(dict(
+        code=g.codes, train_count=counts, bucket=assign_buckets(counts, edges), in_label_set=in_set,
+        support=g.y.sum(0), tp=tp, fp=fp, fn=fn, precision=p, recall=r, f1=f,
+    ))
+
+
+# ----------------------------------------------------------------------------- binned trends
+
+def spearman(x, y) -> dict:
+    """Spearman rank correlation (scipy) as plain numbers: rho, p_value, n."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return dict(rho=float("nan"), p_value=float("nan"), n=int(len(x)))
+    res = stats.spearmanr(x, y)
+    return dict(rho=float(res.statistic), p_value=float(res.pvalue), n=int(len(x)))
+
+
+def binned_mean_sd(x, y, n_bins: int = 10, log: bool = True) -> pd.DataFrame:
+    """Mean ± SD of y in bins of x (log-spaced over x >= 1 when ``log``; x == 0 gets its own bin).
+
+    Bins are [lo, hi), the last one closed; empty bins are dropped. Columns: bin_lo, bin_hi, x_median, n, mean, sd.
+    """
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if log and (x < 0).any():
+        raise ValueError("log-spaced bins need non-negative x")
+    groups = []  # (lo, hi, member mask)
+    if log and (x == 0).any():
+        groups.append((0.0, 0.0, x == 0))
+    rest = x > 0 if log else np.ones(len(x), dtype=bool)
+    if rest.any():
+        lo, hi = x[rest].min(), x[rest].max()
+        if log:
+            lo = max(lo, 1.0)
+        hi = max(hi, lo + 1e-9)
+        edges = np.geomspace(lo, hi, n_bins + 1) if log else np.linspace(lo, hi, n_bins + 1)
+        idx = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, n_bins - 1)
+        groups += [(edges[b], edges[b + 1], rest & (idx == b)) for b in range(n_bins)]
+    rows = [dict(bin_lo=lo, bin_hi=hi, x_median=float(np.median(x[m])), n=int(m.sum()), mean=float(y[m].mean()),
+                 sd=float(y[m].std(ddof=1)) if m.sum() > 1 else float("nan"))
+            for lo, hi, m in groups if m.any()]
+    return pd.DataFrame(rows, columns=["bin_lo", "bin_hi", "x_median", "n", "mean", "sd"])
+
+
+def f1_vs_frequency(per_code: pd.DataFrame, n_bins: int = 10, min_support: int = 1) -> tuple[pd.DataFrame, dict]:
+    """Per-code F1 against training count: binned mean ± SD (log-spaced bins) and Spearman rho.
+
+    Only codes with test support >= min_support enter.
+    """
+    d = per_code[per_code["support"] >= min_support]
+    return binned_mean_sd(d["train_count"], d["f1"], n_bins=n_bins, log=True), spearman(d["train_count"], d["f1"])
+
+
+def per_document_f1(pred: Predictions, split: pd.DataFrame, threshold: float = 0.5) -> pd.DataFrame:
+    """One row per admission: hadm_id, n_tokens, n_gold, tp, fp, fn, precision, recall, f1.
+
+    f1 is NaN for a document with neither gold codes nor predictions.
+
+    Gold codes come from the split frame, so codes outside the model's label set count as false negatives.
+    """
+    if "n_tokens" not in split.columns:
+        raise ValueError(f"split frame needs n_tokens (has {list(split.columns)}); pass the cohort's split parquet")
+    g = make_gold([pred], split)
+    yhat = _decisions(pred, g, threshold)
+    tp, fp, fn = (yhat & g.y).sum(1), (yhat & ~g.y).sum(1), (~yhat & g.y).sum(1)  # (n,)
+    p, r, f = _prf(tp, fp, fn)
+    f = np.where(tp + fp + fn > 0, f, np.nan)
+    n_tokens = split.set_index("hadm_id")["n_tokens"].reindex(g.hadm_id).to_numpy()
+    return pd.DataFrame(dict(hadm_id=g.hadm_id, n_tokens=n_tokens, n_gold=g.y.sum(1), tp=tp, fp=fp, fn=fn,
+                             precision=p, recall=r, f1=f))
+
+
+def f1_vs_document(per_doc: pd.DataFrame, by: str = "n_tokens", n_bins: int = 8,
+                   log: bool = True) -> tuple[pd.DataFrame, dict]:
+    """Document F1 against ``by`` (n_tokens or n_gold): binned mean ± SD and Spearman rho."""
+    d = per_doc.dropna(subset=["f1"])
+    return binned_mean_sd(d[by], d["f1"], n_bins=n_bins, log=log), spearman(d[by], d["f1"])
+
+
+# ----------------------------------------------------------------------------- significance
+
+def mcnemar(correct_a, correct_b, exact_below: int = 25) -> dict:
+    """McNemar's test on paired correctness: b = A right & B wrong, c = A wrong & B right.
+
+    Exact two-sided binomial test when b + c < exact_below (statistic = min(b, c)); otherwise the
+    chi-square test with continuity correction, (|b - c| - 1)^2 / (b + c), 1 degree of freedom.
+    """
+    a, b_ = np.asarray(correct_a, bool).ravel(), np.asarray(correct_b, bool).ravel()
+    if a.shape != b_.shape:
+        raise ValueError(f"correct_a {a.shape} and correct_b {b_.shape} must pair the same decisions")
+    b, c = int((a & ~b_).sum()), int((~a & b_).sum())
+    n = b + c
+    if n < exact_below:
+        p = 1.0 if n == 0 else min(1.0, 2 * stats.binom.cdf(min(b, c), n, 0.5))
+        return dict(b=b, c=c, statistic=float(min(b, c)), p_value=float(p), method="exact binomial")
+    chi2 = (abs(b - c) - 1) ** 2 / n
+    return dict(b=b, c=c, statistic=float(chi2), p_value=float(stats.chi2.sf(chi2, 1)),
+                method="chi-square with continuity correction")
+
+
+def mcnemar_by_frequency(
+    pred_a: Predictions,
+    pred_b: Predictions,
+    train_counts: pd.Series,
+    rare_max: int = 100,
+    common_min: int = 1000,
+    threshold: float = 0.5,
+    gold: pd.DataFrame | None = None,
+    exact_below: int = 25,
+) -> pd.DataFrame:
+    """McNemar on per-(document, code) decision correctness for rare (train count < rare_max) and common
+    (train count >= common_min) codes.
+
+    Every (document, code) pair of the gold universe is one paired decision; pairs of one document are not
+    independent, so read the p-values as descriptive.
+    """
+    g = make_gold([pred_a, pred_b], gold)
+    counts = _counts_for(train_counts, g.codes)
+    ok_a = _decisions(pred_a, g, threshold) == g.y  # (n, C) correct decisions
+    ok_b = _decisions(pred_b, g, threshold) == g.y
+    rows = []
+    for group, mask in ((f"rare (<{rare_max})", counts < rare_max), (f"common (≥{common_min})", counts >= common_min)):
+        res = mcnemar(ok_a[:, mask], ok_b[:, mask], exact_below)
+        rows.append(dict(group=group, n_codes=int(mask.sum()), n_decisions=int(ok_a[:, mask].size),
+                         accuracy_a=_mean(ok_a[:, mask].ravel()), accuracy_b=_mean(ok_b[:, mask].ravel()), **res))
+    return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------- focal vs BCE
+
+def focal_vs_bce(
+    bucket_df: pd.DataFrame,
+    focal: str = "mbrnn",
+    bce: str = "mbrnn_bce",
+    metric: str = "macro_f1",
+    rare_buckets: Sequence[str] | None = None,
+    frequent_buckets: Sequence[str] | None = None,
+    tol: float = 0.0,
+) -> tuple[pd.DataFrame, str]:
+    """Per-bucket F1 of focal vs BCE (points) and a one-sentence verdict on
+    "does focal loss move F1 from frequent to rare codes?".
+
+    Default rare/frequent buckets: the first / second half of the buckets that have test codes.
+    The verdict compares the unweighted mean delta (points) of each group against ±tol.
+    """
+    for m in (focal, bce):
+        if m not in set(bucket_df["model"]):
+            raise ValueError(f"model {m!r} not in the bucket table (has {sorted(set(bucket_df['model']))})")
+    d = bucket_df[(bucket_df["bucket"] != "all")]
+    wide = {m: d[d["model"] == m].set_index("bucket") for m in (focal, bce)}
+    out = pd.DataFrame({"n_codes": wide[focal]["n_codes"]})
+    for k in ("micro_f1", "macro_f1"):
+        out[f"{k}_focal"] = 100 * wide[focal][k]
+        out[f"{k}_bce"] = 100 * wide[bce][k]
+        out[f"delta_{k}"] = out[f"{k}_focal"] - out[f"{k}_bce"]
+    out = out[out["n_codes"] > 0].reset_index()
+    out["bucket"] = out["bucket"].astype(str)
+    names = list(out["bucket"])
+    half = (len(names) + 1) // 2
+    rare = list(rare_buckets) if rare_buckets is not None else names[:half]
+    freq = list(frequent_buckets) if frequent_buckets is not None else names[half:]
+    delta = out.set_index("bucket")[f"delta_{metric}"]
+    d_rare, d_freq = float(delta.reindex(rare).mean()), float(delta.reindex(freq).mean())
+    up_rare, down_freq = d_rare > tol, d_freq < -tol
+    if up_rare and down_freq:
+        answer = "yes, focal loss moves F1 from frequent to rare codes"
+    elif up_rare:
+        answer = "no trade-off: focal loss raises rare-code F1 without lowering frequent-code F1"
+    elif down_freq:
+        answer = "no: focal loss lowers frequent-code F1 without raising rare-code F1"
+    else:
+        answer = "no: focal loss does not raise rare-code F1"
+    label = METRIC_NAMES.get(metric, metric)
+    verdict = (f"Focal loss vs BCE changes {label} by {d_rare:+.1f} points on rare buckets ({', '.join(rare)}) "
+               f"and by {d_freq:+.1f} points on frequent buckets ({', '.join(freq)}): {answer}.")
+    return out, verdict
+
+
+# ----------------------------------------------------------------------------- paper-style tables (percent)
+
+def results_table(
+    metrics_by_model: Mapping[str, Mapping[str, float]],
+    published: Mapping[str, Mapping[str, float]] | None = None,
+    data_label: str | Mapping[str, str] = "synthetic demo",
+    metrics: Sequence[str] = ("macro_auc", "micro_auc", "macro_f1", "micro_f1", "p@5", "p@8", "p@15"),
+    scale: float = 100.0,
+    published_model: str = "MBRNN",
+) -> pd.DataFrame:
+    """Our models' metrics (fractions × scale) next to published numbers (already percent); NaN where not reported.
+
+    ``data_label``: one label for all our rows, or a mapping model -> label (e.g. "synthetic demo, full").
+    ``published`` defaults to PUBLISHED_MBRNN (pass {} for none).
+    """
+    published = PUBLISHED_MBRNN if published is None else published
+    rows = []
+    for model, m in metrics_by_model.items():
+        label = data_label if isinstance(data_label, str) else data_label.get(model, "ours")
+        rows.append({"Data": f"{label} (ours)", "Model": model,
+                     **{METRIC_NAMES.get(k, k): scale * m[k] if k in m else np.nan for k in metrics}})
+    for dataset, m in published.items():
+        rows.append({"Data": f"{dataset} (published)", "Model": published_model,
+                     **{METRIC_NAMES.get(k, k): m.get(k, np.nan) for k in metrics}})
+    return pd.DataFrame(rows, columns=["Data", "Model"] + [METRIC_NAMES.get(k, k) for k in metrics])
+
+
+def ablation_table(
+    metrics_by_model: Mapping[str, Mapping[str, float]],
+    reference: str = "mbrnn",
+    descriptions: Mapping[str, str] | None = None,
+    metrics: Sequence[str] = ("macro_auc", "micro_auc", "macro_f1", "micro_f1", "p@5"),
+    delta_metrics: Sequence[str] = ("macro_f1", "micro_f1"),
+    data_label: str = "synthetic demo",
+    scale: float = 100.0,
+) -> pd.DataFrame:
+    """Ablation variants (rows, in the given order) with metrics in percent and Δ (points) against ``reference``."""
+    if reference not in metrics_by_model:
+        raise ValueError(f"reference model {reference!r} not among {list(metrics_by_model)}")
+    ref = metrics_by_model[reference]
+    rows = []
+    for model, m in metrics_by_model.items():
+        row = {"Data": data_label, "Variant": model}
+        if descriptions is not None:
+            row["Description"] = descriptions.get(model, "")
+        row.update({METRIC_NAMES.get(k, k): scale * m[k] if k in m else np.nan for k in metrics})
+        row.update({f"Δ {METRIC_NAMES.get(k, k)}": scale * (m[k] - ref[k]) if k in m and k in ref else np.nan
+                    for k in delta_metrics})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def task_table(
+    metrics_by_model: Mapping[str, Mapping[str, Mapping[str, float]]],
+    tasks: Mapping[str, str] | None = None,
+    metrics: Sequence[str] = ("macro_auc", "micro_auc", "macro_f1", "micro_f1", "p@5"),
+    data_label: str = "synthetic demo",
+    scale: float = 100.0,
+) -> pd.DataFrame:
+    """CCS-branch results beside ICD results: ``{model: {"icd": metrics, "ccs": metrics}}`` -> one row per model.
+
+    ``tasks`` maps the inner key to its column prefix (default {"icd": "ICD-9", "ccs": "CCS"}); a model
+    without a task (single-task models have no CCS branch) gets NaN there.
+    """
+    tasks = dict(tasks or {"icd": "ICD-9", "ccs": "CCS"})
+    rows = []
+    for model, by_task in metrics_by_model.items():
+        row = {"Data": data_label, "Model": model}
+        for key, prefix in tasks.items():
+            m = by_task.get(key) or {}
+            row.update({f"{prefix} {METRIC_NAMES.get(k, k)}": scale * m[k] if k in m else np.nan for k in metrics})
+        rows.append(row)
+    return pd.DataFrame(rows)
