@@ -1,0 +1,408 @@
+"""Training loop with early stopping and exact resume, prediction, and the per-model pipeline stage.
+
+Checkpoints are plain dicts of tensors and Python values (``torch.load(..., weights_only=True)`` works):
+
+* ``last.pt`` (each epoch): model, optimizer, grad scaler, epoch, early-stopping state, RNG states, curves.
+  ``fit(resume=True)`` continues from it exactly (bitwise on CPU).
+* ``best.pt`` / ``checkpoint.pt``: model weights of the best dev epoch + metadata (vocab hash, label codes,
+  model config) checked by :func:`load_checkpoint`.
+
+Unlike the reference code, the best checkpoint is restored before predicting dev and test.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import logging
+import math
+import random
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from mbrnn import data as D
+from mbrnn.io import atomic_path, save_npz, write_csv, write_json
+
+log = logging.getLogger(__name__)
+
+LOSS_KEYS = ("loss", "gamma", "alpha", "ccs_weight")
+CURVE_COLUMNS = ["epoch", "train_loss", "train_loss_icd", "train_loss_ccs", "dev_micro_f1", "dev_macro_f1", "seconds"]
+FORMAT = "mbrnn-checkpoint-v1"
+
+
+# ---------------------------------------------------------------------------------------------- setup
+def set_seed(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+
+
+def pick_device(pref: str = "auto") -> torch.device:
+    """``auto``: CUDA when present, else CPU. CPU runs use deterministic algorithms."""
+    if pref == "auto":
+        pref = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(pref)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device 'cuda' requested but CUDA is not available; set train.device: auto or cpu")
+    if device.type == "cpu":
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    return device
+
+
+def amp_dtype(device: torch.device, precision: str = "auto") -> torch.dtype | None:
+    """Autocast dtype: ``auto`` = bf16 on CUDA when supported, else fp16 on CUDA, fp32 (None) on CPU."""
+    if precision == "auto":
+        if device.type != "cuda":
+            return None
+        precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    table = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+    if precision not in table:
+        raise ValueError(f"precision must be auto, fp32, bf16 or fp16, got {precision!r}")
+    return table[precision]
+
+
+def vocab_hash(vocab: Sequence[str]) -> str:
+    return hashlib.sha256("\n".join(vocab).encode("utf-8")).hexdigest()
+
+
+def checkpoint_meta(vocab: Sequence[str], icd_codes: Sequence[str], ccs_codes: Sequence[str] | None,
+                    model_cfg: dict | None = None) -> dict:
+    """Metadata stored in checkpoints and checked by :func:`load_checkpoint`."""
+    return {"vocab_sha256": vocab_hash(vocab), "vocab_size": len(vocab), "icd_codes": list(icd_codes),
+            "ccs_codes": None if ccs_codes is None else list(ccs_codes), "model_cfg": dict(model_cfg or {})}
+
+
+# ---------------------------------------------------------------------------------------------- checkpoints
+def _save(obj: dict, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
+
+
+def _cpu_state(model: nn.Module) -> dict:
+    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+
+
+def _rng_state() -> dict:
+    np_state = np.random.get_state(legacy=False)
+    return {
+        "python": random.getstate(),
+        "numpy": {"key": np_state["state"]["key"].tolist(), "pos": int(np_state["state"]["pos"]),
+                  "has_gauss": int(np_state["has_gauss"]), "gauss": float(np_state["gauss"])},
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+
+
+def _set_rng_state(s: dict) -> None:
+    random.setstate((s["python"][0], tuple(s["python"][1]), s["python"][2]))
+    n = s["numpy"]
+    np.random.set_state({"bit_generator": "MT19937", "state": {"key": np.array(n["key"], dtype=np.uint32),
+                         "pos": n["pos"]}, "has_gauss": n["has_gauss"], "gauss": n["gauss"]})
+    torch.set_rng_state(s["torch"])
+    if s["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(s["cuda"])
+
+
+def _diff_codes(kind: str, saved: list[str] | None, given: list[str] | None) -> str | None:
+    if saved == given:
+        return None
+    if saved is None or given is None:
+        return f"{kind} labels: checkpoint has {'none' if saved is None else len(saved)}, " \
+               f"given {'none' if given is None else len(given)}"
+    missing, extra = set(saved) - set(given), set(given) - set(saved)
+    if not missing and not extra:
+        return f"{kind} labels: same {len(saved)} codes in a different order"
+    return (f"{kind} labels: checkpoint has {len(saved)}, given {len(given)}; {len(missing)} only in checkpoint "
+            f"(e.g. {sorted(missing)[:3]}), {len(extra)} only given (e.g. {sorted(extra)[:3]})")
+
+
+def load_checkpoint(path, vocab: Sequence[str], icd_codes: Sequence[str], ccs_codes: Sequence[str] | None = None) -> dict:
+    """Load a best/final checkpoint; raise if its vocabulary or label sets differ from the given ones."""
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    meta = ckpt.get("meta", {}) if isinstance(ckpt, dict) else {}
+    if ckpt.get("format") != FORMAT:
+        raise ValueError(f"{path} is not an mbrnn checkpoint ({FORMAT})")
+    problems = []
+    if meta["vocab_sha256"] != vocab_hash(vocab):
+        problems.append(f"vocabulary: checkpoint has {meta['vocab_size']} tokens, given {len(vocab)}"
+                        + (" (same size, different tokens or order)" if meta["vocab_size"] == len(vocab) else ""))
+    for kind, saved, given in (("ICD", meta["icd_codes"], list(icd_codes)),
+                               ("CCS", meta["ccs_codes"], None if ccs_codes is None else list(ccs_codes))):
+        if kind == "CCS" and saved is not None and given is None:
+            continue  # caller does not care about the CCS head
+        if (p := _diff_codes(kind, saved, given)) is not None:
+            problems.append(p)
+    if problems:
+        raise ValueError(f"{path} does not match the current data: " + "; ".join(problems)
+                         + ". Re-train the model (dvc repro) or use the embeddings/cohort it was trained on.")
+    return ckpt
+
+
+# ---------------------------------------------------------------------------------------------- predict
+@torch.no_grad()
+def predict(model: nn.Module, batches, device, precision: str = "auto", progress: bool = False) -> dict[str, np.ndarray]:
+    """Sigmoid probabilities per head, float32 (n, L), in dataset order (uses each batch's ``index``)."""
+    device = torch.device(device)
+    dtype = amp_dtype(device, precision)
+    model.eval()
+    n, out = len(batches.dataset), {}
+    for batch in tqdm(batches, desc="predict", leave=False, disable=not progress):
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+            logits = model(batch["tokens"].to(device), batch["mask"].to(device))
+        for k, v in logits.items():
+            if k not in out:
+                out[k] = np.zeros((n, v.shape[1]), dtype=np.float32)
+            out[k][batch["index"].numpy()] = torch.sigmoid(v.float()).cpu().numpy()
+    return out
+
+
+def save_predictions(path, hadm_id, icd_codes, icd_prob, icd_true, ccs_codes=None, ccs_prob=None, ccs_true=None) -> None:
+    """Write the predictions npz of docs/architecture.md."""
+    arrays = {"hadm_id": np.asarray(hadm_id, dtype=np.int64)}
+    for task, codes, prob, true in (("icd", icd_codes, icd_prob, icd_true), ("ccs", ccs_codes, ccs_prob, ccs_true)):
+        if prob is None:
+            continue
+        codes, prob, true = np.asarray(codes, dtype=str), np.asarray(prob, dtype=np.float32), np.asarray(true, dtype=bool)
+        if prob.shape != true.shape or prob.shape != (len(arrays["hadm_id"]), len(codes)):
+            raise ValueError(f"{task}: prob {prob.shape}, true {true.shape}, expected "
+                             f"({len(arrays['hadm_id'])}, {len(codes)})")
+        arrays.update({f"{task}_codes": codes, f"{task}_prob": prob, f"{task}_true": true})
+    save_npz(path, **arrays)
+
+
+# ---------------------------------------------------------------------------------------------- fit
+@dataclass
+class FitResult:
+    curves: pd.DataFrame     # one row per epoch, CURVE_COLUMNS (+ dev_<early_stop_metric>)
+    best_epoch: int
+    best_score: float
+    epochs_run: int
+    train_seconds: float
+    stopped_early: bool
+
+
+def _default_evaluate(y_true, y_prob, threshold):
+    from mbrnn.metrics import evaluate
+    return evaluate(y_true, y_prob, threshold=threshold)
+
+
+def _loss_parts(loss_fn, loss, out, targets) -> dict[str, float]:
+    """Total and per-task loss terms for the curves: ``loss_fn.last_parts`` when the loss keeps them
+    (mbrnn.losses), else the same loss applied to one head at a time."""
+    parts = getattr(loss_fn, "last_parts", None)
+    if parts and "icd" in parts:
+        return {"loss": loss.item(), **{k: float(parts[k]) for k in targets if k in parts}}
+    with torch.no_grad():
+        return {"loss": loss.item(),
+                **{k: loss_fn({"icd": out[k].detach()}, {"icd": targets[k]}).item() for k in targets}}
+
+
+def fit(model: nn.Module, loss_fn: Callable, train_batches, dev_data, *, lr: float = 1e-3,
+        weight_decay: float = 0.01, grad_clip: float = 1.0, epochs: int = 50, patience: int = 10,
+        early_stop_metric: str = "macro_f1", threshold: float = 0.5, checkpoint_dir, resume: bool = True,
+        device="cpu", precision: str = "auto", progress: bool = True, seed: int = 0, meta: dict | None = None,
+        evaluate_fn: Callable | None = None) -> FitResult:
+    """AdamW + gradient clipping, early stopping on the dev ICD ``early_stop_metric``; restores the best weights.
+
+    ``train_batches`` and ``dev_data`` are :class:`mbrnn.data.Batches` (``set_epoch`` gives each epoch its own
+    seeded order). ``evaluate_fn(y_true, y_prob, threshold) -> dict`` defaults to ``mbrnn.metrics.evaluate``.
+    """
+    device = torch.device(device)
+    if device.type == "cpu":
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    evaluate_fn = evaluate_fn or _default_evaluate
+    ckdir = Path(checkpoint_dir)
+    last_path, best_path = ckdir / "last.pt", ckdir / "best.pt"
+    dtype = amp_dtype(device, precision)
+    fit_args = {"lr": lr, "weight_decay": weight_decay, "grad_clip": grad_clip, "patience": patience,
+                "early_stop_metric": early_stop_metric, "threshold": threshold, "seed": seed,
+                "precision": str(dtype), "n_train": len(train_batches.dataset)}
+    meta = dict(meta or {})
+
+    model.to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
+    st = {"epoch": 0, "best_score": -math.inf, "best_epoch": 0, "bad_epochs": 0, "stopped_early": False,
+          "curves": [], "train_seconds": 0.0}
+
+    if resume and last_path.exists():
+        ck = torch.load(last_path, map_location="cpu", weights_only=True)
+        changed = sorted(k for k in set(fit_args) | set(ck["fit_args"]) if fit_args.get(k) != ck["fit_args"].get(k))
+        changed += sorted(k for k in set(meta) | set(ck["meta"]) if meta.get(k) != ck["meta"].get(k))
+        if changed:
+            raise ValueError(f"{last_path} was written with different settings ({', '.join(changed)}); "
+                             f"delete {ckdir} or pass resume=False to start over")
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        scaler.load_state_dict(ck["scaler"])
+        st = {k: ck[k] for k in st}
+        _set_rng_state(ck["rng"])
+        log.info("resumed from %s after epoch %d", last_path, st["epoch"])
+    else:
+        set_seed(seed)
+        best_path.unlink(missing_ok=True)  # stale best of an earlier run
+
+    dev_true = dev_data.dataset.targets["icd"]
+    bar = tqdm(range(st["epoch"] + 1, epochs + 1), desc="epochs", initial=st["epoch"], total=epochs,
+               disable=not progress)
+    for epoch in bar:
+        if st["stopped_early"]:
+            break
+        t0 = time.perf_counter()
+        if hasattr(train_batches, "set_epoch"):
+            train_batches.set_epoch(epoch)
+        model.train()
+        sums, n_seen = {"loss": 0.0, "icd": 0.0, "ccs": 0.0}, 0
+        for batch in tqdm(train_batches, desc=f"epoch {epoch}", leave=False, disable=not progress):
+            tokens, mask = batch["tokens"].to(device), batch["mask"].to(device)
+            with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+                out = model(tokens, mask)
+            out = {k: v.float() for k, v in out.items()}
+            targets = {k: v.to(device) for k, v in batch["targets"].items() if k in out}
+            loss = loss_fn(out, targets)
+            opt.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.unscale_(opt)
+            if grad_clip:
+                nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+            scaler.step(opt)
+            scaler.update()
+            B = tokens.shape[0]
+            for k, v in _loss_parts(loss_fn, loss, out, targets).items():
+                sums[k] += v * B
+            n_seen += B
+        dev_prob = predict(model, dev_data, device, precision)["icd"]
+        dev_metrics = evaluate_fn(dev_true, dev_prob, threshold)
+        score = float(dev_metrics[early_stop_metric])
+        best = st["best_score"]
+        if st["best_epoch"] == 0 or score > best or (math.isnan(best) and not math.isnan(score)):
+            st.update(best_score=score, best_epoch=epoch, bad_epochs=0)
+            _save({"format": FORMAT, "model": _cpu_state(model), "meta": meta, "epoch": epoch,
+                   "metric": early_stop_metric, "score": score}, best_path)
+        else:
+            st["bad_epochs"] += 1
+        seconds = time.perf_counter() - t0
+        st["train_seconds"] += seconds
+        row = {"epoch": epoch, "train_loss": sums["loss"] / n_seen, "train_loss_icd": sums["icd"] / n_seen,
+               "train_loss_ccs": sums["ccs"] / n_seen if "ccs" in out else math.nan,
+               "dev_micro_f1": float(dev_metrics.get("micro_f1", math.nan)),
+               "dev_macro_f1": float(dev_metrics.get("macro_f1", math.nan)), "seconds": seconds}
+        row[f"dev_{early_stop_metric}"] = score
+        st["curves"].append(row)
+        st["epoch"] = epoch
+        st["stopped_early"] = st["bad_epochs"] >= patience
+        _save({"format": FORMAT, "model": _cpu_state(model), "optimizer": opt.state_dict(),
+               "scaler": scaler.state_dict(), "rng": _rng_state(), "fit_args": fit_args, "meta": meta, **st},
+              last_path)
+        bar.set_postfix(loss=f"{row['train_loss']:.4f}", **{early_stop_metric: f"{score:.4f}"},
+                        best=st["best_epoch"])
+    bar.close()
+
+    if best_path.exists():
+        model.load_state_dict(torch.load(best_path, map_location="cpu", weights_only=True)["model"])
+    return FitResult(curves=pd.DataFrame(st["curves"]), best_epoch=st["best_epoch"], best_score=st["best_score"],
+                     epochs_run=st["epoch"], train_seconds=st["train_seconds"], stopped_early=st["stopped_early"])
+
+
+# ---------------------------------------------------------------------------------------------- stage
+def _truncate(texts, max_tokens):
+    return [" ".join(t.split()[:max_tokens]) for t in texts]
+
+
+def run(name: str, model_cfg: dict, train_cfg: dict, cohort_dir, embeddings_dir, out_dir, metrics_path, curves_path,
+        progress: bool = True, resume: bool = True) -> dict:
+    """Train one model, predict dev/test with its best weights, write checkpoint, npz, metrics and curves."""
+    from mbrnn.metrics import evaluate, tune_threshold
+
+    cfg = dict(model_cfg)
+    loss_cfg = {k: cfg.pop(k) for k in LOSS_KEYS if k in cfg}
+    arch = cfg["arch"]
+    tc = dict(train_cfg)
+    seed, threshold, max_tokens = tc["seed"], tc.get("threshold", 0.5), tc.get("max_tokens")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    set_seed(seed)
+
+    icd_codes, ccs_codes = D.load_label_vocab(cohort_dir)
+    frames = {s: D.load_split(cohort_dir, s) for s in D.SPLITS}
+    y = {s: {"icd": D.multi_hot(f["icd_codes"], icd_codes), "ccs": D.multi_hot(f["ccs_codes"], ccs_codes)}
+         for s, f in frames.items()}
+
+    if arch == "tfidf":
+        import joblib
+        from mbrnn.models.tfidf import TfidfLogReg
+
+        t0 = time.perf_counter()
+        kwargs = {k: v for k, v in cfg.items() if k != "arch"}
+        accepted = inspect.signature(TfidfLogReg).parameters
+        for k, v in (("seed", seed), ("progress", progress)):  # the stage's seed unless model_cfg sets one
+            if k in accepted:
+                kwargs.setdefault(k, v)
+        clf = TfidfLogReg(**kwargs)
+        clf.fit(_truncate(frames["train"]["text"], max_tokens), y["train"]["icd"])
+        train_seconds = time.perf_counter() - t0
+        with atomic_path(out_dir / "model.joblib") as tmp:
+            joblib.dump(clf, tmp)
+        probs = {s: {"icd": np.asarray(clf.predict_proba(_truncate(frames[s]["text"], max_tokens)), dtype=np.float32)}
+                 for s in ("dev", "test")}
+        curves = pd.DataFrame(columns=CURVE_COLUMNS)
+        extra = {"epochs_run": 0, "best_epoch": 0, "train_seconds": train_seconds,
+                 "n_params": int(np.size(getattr(clf, "coef_", 0)) + np.size(getattr(clf, "intercept_", 0)))}
+    else:
+        from mbrnn.embeddings import load as load_embeddings
+        from mbrnn.losses import build_loss
+        from mbrnn.models import build_model
+
+        device = pick_device(tc.get("device", "auto"))
+        vocab, W = load_embeddings(embeddings_dir)
+        index = {t: i for i, t in enumerate(vocab)}
+        bs = tc["batch_size"]
+        sets = {s: D.CodingDataset(D.encode(f["text"], index, max_tokens), y[s], f["hadm_id"].to_numpy())
+                for s, f in frames.items()}
+        train_b = D.Batches(sets["train"], bs, shuffle=True, seed=seed)
+        dev_b, test_b = (D.Batches(sets[s], tc.get("eval_batch_size", bs)) for s in ("dev", "test"))
+
+        model = build_model(cfg, W, len(icd_codes), len(ccs_codes))
+        loss_fn = build_loss(kind=loss_cfg.get("loss", "bce"), **{k: v for k, v in loss_cfg.items() if k != "loss"})
+        meta = checkpoint_meta(vocab, icd_codes, ccs_codes, model_cfg) | {"name": name}
+        res = fit(model, loss_fn, train_b, dev_b, lr=tc["lr"], weight_decay=tc["weight_decay"],
+                  grad_clip=tc["grad_clip"], epochs=tc["epochs"], patience=tc["patience"],
+                  early_stop_metric=tc.get("early_stop_metric", "macro_f1"), threshold=threshold,
+                  checkpoint_dir=out_dir / "train_state", resume=resume, device=device,
+                  precision=tc.get("precision", "auto"), progress=progress, seed=seed, meta=meta)
+        with atomic_path(out_dir / "checkpoint.pt") as tmp:
+            shutil.copyfile(out_dir / "train_state" / "best.pt", tmp)
+        probs = {s: predict(model, b, device, tc.get("precision", "auto"), progress) for s, b in
+                 (("dev", dev_b), ("test", test_b))}
+        curves = res.curves
+        extra = {"epochs_run": res.epochs_run, "best_epoch": res.best_epoch, "train_seconds": res.train_seconds,
+                 "n_params": sum(p.numel() for p in model.parameters()),
+                 "n_trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad)}
+
+    multitask = "ccs" in probs["dev"]
+    for s in ("dev", "test"):
+        p = probs[s]
+        save_predictions(out_dir / f"{s}.npz", frames[s]["hadm_id"].to_numpy(), icd_codes, p["icd"], y[s]["icd"],
+                         *((ccs_codes, p["ccs"], y[s]["ccs"]) if multitask else ()))
+
+    t = float(tune_threshold(y["dev"]["icd"], probs["dev"]["icd"]))
+    metrics = {"icd": {"dev": evaluate(y["dev"]["icd"], probs["dev"]["icd"], threshold=threshold),
+                       "test": evaluate(y["test"]["icd"], probs["test"]["icd"], threshold=threshold),
+                       "test_tuned": evaluate(y["test"]["icd"], probs["test"]["icd"], threshold=t)},
+               "threshold_tuned": t, **extra}
+    if multitask:
+        metrics["ccs"] = {s: evaluate(y[s]["ccs"], probs[s]["ccs"], threshold=threshold) for s in ("dev", "test")}
+    write_json(metrics_path, metrics)
+    write_csv(curves_path, curves)
+    log.info("%s: dev %s = %s, best epoch %s", name, tc.get("early_stop_metric", "macro_f1"),
+             metrics["icd"]["dev"].get(tc.get("early_stop_metric", "macro_f1")), extra["best_epoch"])
+    return metrics

@@ -1,0 +1,265 @@
+import importlib.util
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mbrnn import data as D
+from mbrnn import train as T
+
+torch.set_num_threads(1)
+V, N_ICD, N_CCS = 30, 5, 3
+VOCAB = ["<pad>", "<unk>"] + [f"w{i}" for i in range(V - 2)]
+ICD = [f"{100 + j}.1" for j in range(N_ICD)]
+CCS = [f"dx:{j}" for j in range(N_CCS)]
+
+
+class TinyModel(nn.Module):
+    """Masked mean of embeddings -> dropout -> two linear heads (forward contract of docs/architecture.md)."""
+
+    def __init__(self, seed=0, d=8):
+        super().__init__()
+        torch.manual_seed(seed)
+        self.emb = nn.Embedding(V, d, padding_idx=0)
+        self.drop = nn.Dropout(0.3)
+        self.icd = nn.Linear(d, N_ICD)
+        self.ccs = nn.Linear(d, N_CCS)
+
+    def forward(self, tokens, mask):
+        m = mask.unsqueeze(-1).float()                                # (B, L, 1)
+        h = (self.emb(tokens) * m).sum(1) / m.sum(1).clamp(min=1)   # (B, d)
+        h = self.drop(h)
+        return {"icd": self.icd(h), "ccs": self.ccs(h)}
+
+
+def bce(outputs, targets):
+    return sum(F.binary_cross_entropy_with_logits(outputs[k], targets[k]) for k in outputs)
+
+
+def f1_eval(y_true, y_prob, threshold):
+    from sklearn.metrics import f1_score
+    y_pred = y_prob >= threshold
+    return {"micro_f1": f1_score(y_true, y_pred, average="micro", zero_division=0),
+            "macro_f1": f1_score(y_true, y_pred, average="macro", zero_division=0)}
+
+
+def make_dataset(n=20, seed=0):
+    """Documents whose label j is on iff token 2+j occurs, so there is something to learn."""
+    rng = np.random.default_rng(seed)
+    tokens = [rng.integers(2, V, size=rng.integers(3, 25)) for _ in range(n)]
+    icd = np.array([[(2 + j) in t for j in range(N_ICD)] for t in tokens])
+    ccs = np.stack([icd[:, 0] | icd[:, 1], icd[:, 2], icd[:, 3] | icd[:, 4]], axis=1)
+    return D.CodingDataset(tokens, {"icd": icd, "ccs": ccs}, hadm_id=np.arange(100, 100 + n))
+
+
+class CrashingBatches(D.Batches):
+    def __init__(self, *a, crash_epoch, **kw):
+        super().__init__(*a, **kw)
+        self.crash_epoch = crash_epoch
+
+    def __iter__(self):
+        if self.epoch == self.crash_epoch:
+            raise RuntimeError("simulated crash")
+        yield from super().__iter__()
+
+
+def loaders(cls=D.Batches, **kw):
+    return cls(make_dataset(20, 0), 4, shuffle=True, seed=11, **kw), D.Batches(make_dataset(10, 1), 4)
+
+
+META = T.checkpoint_meta(VOCAB, ICD, CCS, {"arch": "tiny"})
+
+
+def do_fit(model, train_b, dev_b, ckdir, **kw):
+    args = dict(lr=1e-2, epochs=4, patience=100, checkpoint_dir=ckdir, device="cpu", progress=False, seed=3,
+                meta=META, evaluate_fn=f1_eval)
+    return T.fit(model, bce, train_b, dev_b, **(args | kw))
+
+
+def weights(path):
+    return torch.load(path, weights_only=True)["model"]
+
+
+def assert_same(a, b):
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def test_resume_after_crash_equals_uninterrupted(tmp_path):
+    full = do_fit(TinyModel(0), *loaders(), tmp_path / "full")
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        do_fit(TinyModel(0), *loaders(CrashingBatches, crash_epoch=3), tmp_path / "resumed")
+    assert torch.load(tmp_path / "resumed" / "last.pt", weights_only=True)["epoch"] == 2
+    torch.manual_seed(12345)  # a fresh process would have other RNG states: resume must restore them
+    res = do_fit(TinyModel(seed=99), *loaders(), tmp_path / "resumed")  # other init: weights must come from last.pt
+    a = torch.load(tmp_path / "full" / "last.pt", weights_only=True)
+    b = torch.load(tmp_path / "resumed" / "last.pt", weights_only=True)
+    assert a["epoch"] == b["epoch"] == 4
+    assert_same(a["model"], b["model"])
+    assert_same(weights(tmp_path / "full" / "best.pt"), weights(tmp_path / "resumed" / "best.pt"))
+    for sa, sb in zip(a["optimizer"]["state"].values(), b["optimizer"]["state"].values()):
+        assert_same(sa, sb)
+    cols = ["epoch", "train_loss", "train_loss_icd", "train_loss_ccs", "dev_micro_f1", "dev_macro_f1"]
+    pd.testing.assert_frame_equal(full.curves[cols], res.curves[cols])
+    assert list(full.curves.columns[:7]) == T.CURVE_COLUMNS
+    assert full.curves["train_loss"].iloc[-1] < full.curves["train_loss"].iloc[0]  # it learns
+
+
+def test_resume_refuses_changed_settings(tmp_path):
+    do_fit(TinyModel(0), *loaders(), tmp_path, epochs=1)
+    with pytest.raises(ValueError, match="lr"):
+        do_fit(TinyModel(0), *loaders(), tmp_path, epochs=2, lr=5e-3)
+    do_fit(TinyModel(0), *loaders(), tmp_path, epochs=1, lr=5e-3, resume=False)  # starting over is allowed
+
+
+def test_early_stopping_restores_best_weights(tmp_path):
+    scores = iter([0.2, 0.6, 0.4, 0.3, 0.5, 0.9, 0.9])
+    calls = []
+
+    def scripted(y_true, y_prob, threshold):
+        calls.append(1)
+        return {"micro_f1": 0.0, "macro_f1": next(scores)}
+
+    model = TinyModel(0)
+    res = do_fit(model, *loaders(), tmp_path / "es", epochs=10, patience=3, evaluate_fn=scripted)
+    assert (res.epochs_run, res.best_epoch, res.best_score, res.stopped_early) == (5, 2, 0.6, True)
+    assert res.curves["epoch"].tolist() == [1, 2, 3, 4, 5]
+    # the returned model holds epoch 2's weights: those of a run stopped after 2 epochs
+    do_fit(TinyModel(0), *loaders(), tmp_path / "two", epochs=2)
+    epoch2 = weights(tmp_path / "two" / "last.pt")
+    assert_same({k: v for k, v in model.state_dict().items()}, epoch2)
+    assert not torch.equal(weights(tmp_path / "es" / "last.pt")["icd.weight"], epoch2["icd.weight"])
+    # resuming a run that stopped early trains no further
+    again = do_fit(TinyModel(0), *loaders(), tmp_path / "es", epochs=10, patience=3, evaluate_fn=scripted)
+    assert again.epochs_run == 5 and len(calls) == 5
+
+
+def test_checkpoints_load_weights_only_and_check_metadata(tmp_path):
+    do_fit(TinyModel(0), *loaders(), tmp_path, epochs=1)
+    last = torch.load(tmp_path / "last.pt", weights_only=True)
+    assert {"model", "optimizer", "scaler", "rng", "curves", "bad_epochs", "best_score"} <= set(last)
+    ck = T.load_checkpoint(tmp_path / "best.pt", VOCAB, ICD, CCS)
+    assert ck["meta"]["model_cfg"] == {"arch": "tiny"} and ck["epoch"] == 1
+    TinyModel(1).load_state_dict(ck["model"])
+    with pytest.raises(ValueError, match=r"vocabulary: checkpoint has 30 tokens, given 31"):
+        T.load_checkpoint(tmp_path / "best.pt", VOCAB + ["extra"], ICD, CCS)
+    with pytest.raises(ValueError, match=r"same size, different tokens"):
+        T.load_checkpoint(tmp_path / "best.pt", VOCAB[:-1] + ["other"], ICD, CCS)
+    with pytest.raises(ValueError, match=r"ICD labels: checkpoint has 5, given 5; 1 only in checkpoint"):
+        T.load_checkpoint(tmp_path / "best.pt", VOCAB, ICD[:-1] + ["999.9"], CCS)
+    with pytest.raises(ValueError, match=r"CCS labels: same 3 codes in a different order"):
+        T.load_checkpoint(tmp_path / "best.pt", VOCAB, ICD, CCS[::-1])
+
+
+def test_predict_returns_dataset_order(tmp_path):
+    model = TinyModel(0).eval()
+    ds = make_dataset(9, 2)
+    probs = T.predict(model, D.Batches(ds, 4), "cpu")  # batches sorted by length, not in dataset order
+    assert probs["icd"].dtype == np.float32 and probs["icd"].shape == (9, N_ICD) and probs["ccs"].shape == (9, N_CCS)
+    with torch.no_grad():
+        for i in range(9):
+            one = model(torch.from_numpy(ds.tokens[i])[None], torch.ones(1, len(ds.tokens[i]), dtype=torch.bool))
+            np.testing.assert_allclose(probs["icd"][i], torch.sigmoid(one["icd"])[0].numpy(), rtol=1e-5)
+
+
+def test_save_predictions_roundtrip(tmp_path):
+    rng = np.random.default_rng(0)
+    p, y = rng.random((4, N_ICD)), rng.random((4, N_ICD)) < 0.5
+    T.save_predictions(tmp_path / "dev.npz", [7, 8, 9, 10], ICD, p, y, CCS, p[:, :3], y[:, :3])
+    z = np.load(tmp_path / "dev.npz", allow_pickle=False)
+    assert set(z.files) == {"hadm_id", "icd_codes", "icd_prob", "icd_true", "ccs_codes", "ccs_prob", "ccs_true"}
+    assert z["hadm_id"].dtype == np.int64 and z["icd_prob"].dtype == np.float32 and z["icd_true"].dtype == bool
+    assert z["icd_codes"].tolist() == ICD and z["ccs_codes"].tolist() == CCS
+    np.testing.assert_array_equal(z["icd_prob"], p.astype(np.float32))
+    np.testing.assert_array_equal(z["icd_true"], y)
+    T.save_predictions(tmp_path / "single.npz", [7, 8, 9, 10], ICD, p, y)
+    assert set(np.load(tmp_path / "single.npz").files) == {"hadm_id", "icd_codes", "icd_prob", "icd_true"}
+    with pytest.raises(ValueError, match="icd"):
+        T.save_predictions(tmp_path / "bad.npz", [7, 8, 9], ICD, p, y)
+
+
+def test_device_and_precision():
+    assert T.pick_device("cpu").type == "cpu"
+    assert T.amp_dtype(torch.device("cpu")) is None
+    assert T.amp_dtype(torch.device("cpu"), "bf16") is torch.bfloat16
+    with pytest.raises(ValueError, match="precision"):
+        T.amp_dtype(torch.device("cpu"), "fp8")
+
+
+# --------------------------------------------------------------------------- integration with the real modules
+REAL = all(importlib.util.find_spec(m) for m in ("mbrnn.models", "mbrnn.losses", "mbrnn.metrics"))
+
+
+def write_cohort(d, rng):
+    words = VOCAB[2:]
+    for split, n in (("train", 24), ("dev", 8), ("test", 8)):
+        texts, icd, ccs = [], [], []
+        for _ in range(n):
+            toks = list(rng.choice(words, size=rng.integers(12, 30)))
+            codes = [ICD[j] for j in range(N_ICD) if f"w{j}" in toks]
+            texts.append(" ".join(toks)), icd.append(codes), ccs.append(sorted({CCS[ICD.index(c) % N_CCS] for c in codes}))
+        pd.DataFrame({"subject_id": np.arange(n), "hadm_id": np.arange(n) + 1000, "text": texts,
+                      "n_tokens": [len(t.split()) for t in texts], "icd_codes": icd, "ccs_codes": ccs}
+                     ).to_parquet(d / f"{split}.parquet")
+    pd.DataFrame({"code": ICD, "kind": "dx", "description": "", "train_count": 1, "ccs": ""}).to_csv(
+        d / "icd_labels.csv", index=False)
+    pd.DataFrame({"code": CCS, "kind": "dx", "description": "", "train_count": 1}).to_csv(
+        d / "ccs_labels.csv", index=False)
+    (d / "emb").mkdir()
+    (d / "emb" / "vocab.txt").write_text("\n".join(VOCAB) + "\n")
+    W = rng.standard_normal((V, 16)).astype(np.float32)
+    W[0] = 0
+    np.save(d / "emb" / "embeddings.npy", W)
+
+
+@pytest.mark.skipif(not REAL, reason="real models/losses/metrics not available")
+@pytest.mark.parametrize("model_cfg", [
+    {"arch": "mbrnn", "hidden": 8, "loss": "focal", "gamma": 2.0, "alpha": 1.0, "ccs_weight": 0.3},
+    {"arch": "caml", "num_filters": 6, "kernel_size": 3, "loss": "bce"},
+    {"arch": "tfidf", "max_features": 50},
+])
+def test_run_stage_end_to_end(tmp_path, model_cfg):
+    write_cohort(tmp_path, np.random.default_rng(0))
+    train_cfg = {"seed": 0, "device": "cpu", "batch_size": 8, "max_tokens": 20, "epochs": 2, "patience": 5,
+                 "lr": 1e-2, "weight_decay": 0.01, "grad_clip": 1.0, "threshold": 0.5, "early_stop_metric": "macro_f1"}
+    out, mpath, cpath = tmp_path / "model", tmp_path / "m.json", tmp_path / "c.csv"
+    m = T.run("x", model_cfg, train_cfg, tmp_path, tmp_path / "emb", out, mpath, cpath, progress=False)
+    assert json.loads(mpath.read_text()) == json.loads(json.dumps(m))
+    assert {"dev", "test", "test_tuned"} <= set(m["icd"]) and 0 <= m["threshold_tuned"] <= 1
+    assert m["n_params"] > 0 and ("ccs" in m) == (model_cfg["arch"] == "mbrnn")
+    z = np.load(out / "test.npz")
+    assert z["icd_prob"].shape == (8, N_ICD) and z["hadm_id"].tolist() == list(range(1000, 1008))
+    assert ("ccs_prob" in z.files) == (model_cfg["arch"] == "mbrnn")
+    from mbrnn.metrics import evaluate  # the metrics file holds the metrics of the saved predictions
+    assert m["icd"]["test"] == pytest.approx(evaluate(z["icd_true"], z["icd_prob"], threshold=0.5), nan_ok=True)
+    from mbrnn.metrics import tune_threshold  # the threshold is tuned on dev, then applied to test
+    dev = np.load(out / "dev.npz")
+    assert m["threshold_tuned"] == pytest.approx(tune_threshold(dev["icd_true"], dev["icd_prob"]))
+    assert m["icd"]["test_tuned"] == pytest.approx(
+        evaluate(z["icd_true"], z["icd_prob"], threshold=m["threshold_tuned"]), nan_ok=True)
+    if model_cfg["arch"] == "tfidf":
+        import joblib
+        clf = joblib.load(out / "model.joblib")
+        assert m["epochs_run"] == 0 and pd.read_csv(cpath).empty
+        texts = [" ".join(t.split()[:20]) for t in pd.read_parquet(tmp_path / "test.parquet")["text"]]
+        np.testing.assert_allclose(clf.predict_proba(texts), z["icd_prob"])
+        return
+    assert m["epochs_run"] == 2 and m["best_epoch"] in (1, 2)
+    ck = T.load_checkpoint(out / "checkpoint.pt", VOCAB, ICD, CCS)
+    assert ck["epoch"] == m["best_epoch"]
+    curves = pd.read_csv(cpath)
+    assert curves["epoch"].tolist() == [1, 2]
+
+
+def test_fp16_autocast_with_grad_scaler_checkpoints_and_resumes(tmp_path):
+    r = do_fit(TinyModel(0), *loaders(), tmp_path, epochs=1, precision="fp16")
+    assert np.isfinite(r.curves["train_loss"]).all()
+    assert torch.load(tmp_path / "last.pt", weights_only=True)["scaler"]["scale"] > 0
+    assert do_fit(TinyModel(0), *loaders(), tmp_path, epochs=2, precision="fp16").epochs_run == 2
+    with pytest.raises(ValueError, match="precision"):  # a resumed run keeps its precision
+        do_fit(TinyModel(0), *loaders(), tmp_path, epochs=3, precision="fp32")
