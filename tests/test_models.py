@@ -188,3 +188,27 @@ def test_tfidf_is_deterministic():
     np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match="n_docs"):
         TfidfLogReg(progress=False).fit(TEXTS, Y_TFIDF[:3])
+
+
+def test_birnn_masked_equals_packed_sequences():
+    """The fast within-length reversal computes exactly what pack_padded_sequence would."""
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    from mbrnn.models.layers import BiRNN, reverse_within_length
+
+    torch.manual_seed(0)
+    for cell, RNN in (("gru", torch.nn.GRU), ("lstm", torch.nn.LSTM)):
+        ours = BiRNN(cell, 5, 4)
+        ref = RNN(5, 4, batch_first=True, bidirectional=True)
+        with torch.no_grad():
+            for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
+                getattr(ref, name).copy_(getattr(ours.fwd, name))
+                getattr(ref, name + "_reverse").copy_(getattr(ours.bwd, name))
+        x = torch.randn(3, 7, 5)
+        lengths = torch.tensor([7, 4, 1])
+        packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+        expected, _ = pad_packed_sequence(ref(packed)[0], batch_first=True, total_length=7)
+        torch.testing.assert_close(ours(x, lengths), expected, atol=1e-6, rtol=1e-5)
+        torch.testing.assert_close(ours(x), ref(x)[0], atol=1e-6, rtol=1e-5)  # unmasked = reference behaviour
+    y = torch.arange(8.0).view(2, 4, 1)
+    assert reverse_within_length(y, torch.tensor([3, 4]))[:, :, 0].tolist() == [[2, 1, 0, 3], [7, 6, 5, 4]]

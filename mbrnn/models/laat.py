@@ -20,9 +20,9 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from .caml import check_mask, pretrained_embedding, prefix_mask
+from .layers import BiRNN
 
 
 class LAAT(nn.Module):
@@ -41,7 +41,7 @@ class LAAT(nn.Module):
         self.mask_padding = mask_padding
         self.embed = pretrained_embedding(embeddings, freeze=freeze_embeddings)
         self.embed_drop = nn.Dropout(dropout)
-        self.lstm = nn.LSTM(self.embed.embedding_dim, hidden, batch_first=True, bidirectional=True)
+        self.lstm = BiRNN("lstm", self.embed.embedding_dim, hidden)  # bidirectional, 2u features
         d = 2 * hidden
         self.W = nn.Parameter(torch.empty(d_a, d))
         self.U = nn.Parameter(torch.empty(n_icd, d_a))
@@ -56,12 +56,10 @@ class LAAT(nn.Module):
         B, L = tokens.shape
         E = self.embed_drop(self.embed(tokens))  # (B, L, 100)
         if self.mask_padding:
-            packed = pack_padded_sequence(E, lengths.cpu(), batch_first=True, enforce_sorted=False)
-            H, _ = self.lstm(packed)
-            H, _ = pad_packed_sequence(H, batch_first=True, total_length=L)  # (B, L, 2u)
+            H = self.lstm(E, lengths)  # (B, L, 2u), zeros on pads; pads never reach a real position
             mask = prefix_mask(lengths, L)
         else:
-            H, _ = self.lstm(E)  # (B, L, 2u)
+            H = self.lstm(E)  # (B, L, 2u)
             mask = None
         Z = torch.tanh(self.W @ H.transpose(1, 2))  # (B, d_a, L)
         scores = self.U @ Z  # (B, n, L)

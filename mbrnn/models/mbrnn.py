@@ -23,9 +23,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn as nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from .caml import LabelAttention, check_mask, pretrained_embedding, prefix_mask
+from .layers import BiRNN
 
 
 class ConvBlock(nn.Module):
@@ -115,7 +115,7 @@ class MBRNN(nn.Module):
         self.mask_padding = mask_padding
         self.embed = pretrained_embedding(embeddings, freeze=freeze_embeddings)
         self.embed_drop = nn.Dropout(embed_dropout)
-        self.gru = nn.GRU(self.embed.embedding_dim, hidden, batch_first=True, bidirectional=True)
+        self.gru = BiRNN("gru", self.embed.embedding_dim, hidden)  # bidirectional, d = 2 * hidden
         d = 2 * hidden
         self.ram = RAM(d, ram_kernel_size, ram_dropout) if use_ram else None
         self.icd_head = LabelAttention(d, n_icd)
@@ -127,12 +127,10 @@ class MBRNN(nn.Module):
         B, L = tokens.shape
         E = self.embed_drop(self.embed(tokens))  # (B, L, 100)
         if self.mask_padding:
-            packed = pack_padded_sequence(E, lengths.cpu(), batch_first=True, enforce_sorted=False)
-            H, _ = self.gru(packed)
-            H, _ = pad_packed_sequence(H, batch_first=True, total_length=L)  # (B, L, d), zeros on pads
+            H = self.gru(E, lengths)  # (B, L, d), zeros on pads; pads never reach a real position
             mask = prefix_mask(lengths, L)
         else:
-            H, _ = self.gru(E)  # (B, L, d), reference: the GRU also reads the pads
+            H = self.gru(E)  # (B, L, d), reference: the GRU also reads the pads
             mask = None
         if self.ram is not None:
             H = self.ram(H.transpose(1, 2), mask).transpose(1, 2)  # (B, L, d)
