@@ -157,6 +157,16 @@ def load(emb_dir) -> tuple[list[str], np.ndarray]:
     return vocab, W.astype(np.float32, copy=False)
 
 
+def load_word2vec(emb_dir):
+    """The gensim model written by :func:`pretrain`."""
+    from gensim.models import Word2Vec
+
+    path = Path(emb_dir) / "word2vec.model"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found; run the embeddings stage first (dvc repro embeddings)")
+    return Word2Vec.load(str(path))
+
+
 def nearest_neighbours(model, terms: Sequence[str], topn: int = 10) -> pd.DataFrame:
     """Cosine nearest neighbours per term: columns term, rank, neighbour, similarity.
 

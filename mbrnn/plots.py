@@ -183,3 +183,17 @@ def plot_focal_vs_bce(delta_df: pd.DataFrame, title: str = "Focal loss minus BCE
     ax.set_xticks(x, delta_df["bucket"].astype(str), rotation=30, fontsize=STYLE["xtick.labelsize"])
     _finish(ax, title, "training occurrences of the code", "Δ F1 (points)")
     return fig
+
+
+@_styled
+def plot_embedding_projection(xy: pd.DataFrame, highlight: Sequence[str] = (), title: str = "word2vec, PCA to 2-D"):
+    """Scatter of projected words (columns word, x, y; embeddings.project_2d); ``highlight`` words in bold."""
+    fig, (ax,) = _figure(SINGLE, 3.2)
+    marked = xy["word"].isin(list(highlight))
+    ax.scatter(xy.loc[~marked, "x"], xy.loc[~marked, "y"], s=6, color="0.55", label="neighbours")
+    ax.scatter(xy.loc[marked, "x"], xy.loc[marked, "y"], s=14, color="C3", label="query terms")
+    for w, x, y, m in zip(xy["word"], xy["x"], xy["y"], marked):
+        ax.annotate(w, (x, y), fontsize=6 if not m else 7, fontweight="bold" if m else "normal",
+                    xytext=(2, 2), textcoords="offset points")
+    _finish(ax, title, "PC 1", "PC 2")
+    return fig

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import json
 import logging
 import math
 import random
@@ -318,9 +319,21 @@ def _truncate(texts, max_tokens):
     return [" ".join(t.split()[:max_tokens]) for t in texts]
 
 
+def state_dir_for(state_root, name: str, model_cfg: dict, train_cfg: dict, vocab_id: str, icd_codes, ccs_codes) -> Path:
+    """Resume state lives outside the stage's outputs (DVC deletes those before a run), in a folder keyed by
+    everything that changes the result (``epochs`` excepted, so a run can be extended): changed params start
+    afresh, an interrupted run with the same params resumes."""
+    key = {"model": model_cfg, "train": {k: v for k, v in train_cfg.items() if k != "epochs"},
+           "vocab": vocab_id, "icd": list(icd_codes), "ccs": list(ccs_codes)}
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    return Path(state_root) / f"{name}-{digest}"
+
+
 def run(name: str, model_cfg: dict, train_cfg: dict, cohort_dir, embeddings_dir, out_dir, metrics_path, curves_path,
-        progress: bool = True, resume: bool = True) -> dict:
-    """Train one model, predict dev/test with its best weights, write checkpoint, npz, metrics and curves."""
+        progress: bool = True, resume: bool = True, state_root=None) -> dict:
+    """Train one model, predict dev/test with its best weights, write checkpoint, npz, metrics and curves.
+
+    ``state_root`` holds the per-epoch resume state (default: ``out_dir/train_state``)."""
     from mbrnn.metrics import evaluate, tune_threshold
 
     cfg = dict(model_cfg)
@@ -374,13 +387,15 @@ def run(name: str, model_cfg: dict, train_cfg: dict, cohort_dir, embeddings_dir,
         model = build_model(cfg, W, len(icd_codes), len(ccs_codes))
         loss_fn = build_loss(kind=loss_cfg.get("loss", "bce"), **{k: v for k, v in loss_cfg.items() if k != "loss"})
         meta = checkpoint_meta(vocab, icd_codes, ccs_codes, model_cfg) | {"name": name}
+        state = (state_dir_for(state_root, name, model_cfg, tc, vocab_hash(vocab), icd_codes, ccs_codes)
+                 if state_root else out_dir / "train_state")
         res = fit(model, loss_fn, train_b, dev_b, lr=tc["lr"], weight_decay=tc["weight_decay"],
                   grad_clip=tc["grad_clip"], epochs=tc["epochs"], patience=tc["patience"],
                   early_stop_metric=tc.get("early_stop_metric", "macro_f1"), threshold=threshold,
-                  checkpoint_dir=out_dir / "train_state", resume=resume, device=device,
+                  checkpoint_dir=state, resume=resume, device=device,
                   precision=tc.get("precision", "auto"), progress=progress, seed=seed, meta=meta)
         with atomic_path(out_dir / "checkpoint.pt") as tmp:
-            shutil.copyfile(out_dir / "train_state" / "best.pt", tmp)
+            shutil.copyfile(state / "best.pt", tmp)
         probs = {s: predict(model, b, device, tc.get("precision", "auto"), progress) for s, b in
                  (("dev", dev_b), ("test", test_b))}
         curves = res.curves
