@@ -588,3 +588,37 @@ def task_table(
             row.update({f"{prefix} {METRIC_NAMES.get(k, k)}": scale * m[k] if k in m else np.nan for k in metrics})
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------- display helpers
+
+BUCKET_COLUMNS = {"n_codes": "codes", "share_test_occurrences": "share of test occurrences (%)",
+                  "micro_precision": "micro-P", "micro_recall": "micro-R", "micro_f1": "micro-F1",
+                  "macro_precision": "macro-P", "macro_recall": "macro-R", "macro_f1": "macro-F1",
+                  "macro_auc": "macro-AUC", "fn": "FN", "fp": "FP"}
+
+
+def bucket_summary(buckets: pd.DataFrame) -> pd.DataFrame:
+    """The bucket table as a reader wants it: percent, readable column names, empty buckets dropped."""
+    df = buckets[buckets["n_codes"] > 0].copy()
+    cols = [c for c in BUCKET_COLUMNS if c in df.columns]
+    for c in cols:
+        if c not in ("n_codes", "fn", "fp"):
+            df[c] = 100 * df[c]
+    df["bucket"] = df["bucket"].astype(str)
+    return df[["bucket", "model", *cols]].rename(columns=BUCKET_COLUMNS).reset_index(drop=True)
+
+
+def mcnemar_table(preds_by_model: Mapping[str, Predictions], reference: str, train_counts: pd.Series,
+                  rare_max: int = 100, common_min: int = 1000, threshold: float = 0.5,
+                  gold: pd.DataFrame | None = None) -> pd.DataFrame:
+    """McNemar of ``reference`` against every other model, on rare and common codes."""
+    if reference not in preds_by_model:
+        raise ValueError(f"reference model {reference!r} not among {list(preds_by_model)}")
+    rows = [mcnemar_by_frequency(preds_by_model[reference], p, train_counts, rare_max, common_min, threshold, gold)
+            .assign(reference=reference, comparator=m)
+            for m, p in preds_by_model.items() if m != reference]
+    if not rows:
+        return pd.DataFrame()
+    df = pd.concat(rows, ignore_index=True)
+    return df[["reference", "comparator", *[c for c in df.columns if c not in ("reference", "comparator")]]]

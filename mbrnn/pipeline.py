@@ -3,7 +3,8 @@
 ``python -m mbrnn.pipeline run NOTEBOOK -p SECTION [-p PATH=NAME] [-P NAME=VALUE] [--out PATH]``
     executes ``notebooks/NOTEBOOK.py`` (jupytext percent format) with papermill, injecting parameters from
     ``params.yaml``: ``-p cohort`` flattens the ``cohort`` section into variables of the same names,
-    ``-p models.mbrnn=model`` injects one value under a chosen name, ``-P name=value`` a literal. The executed
+    ``-p models.mbrnn=model`` injects one value under a chosen name, ``-p models=names:keys`` the keys of a
+    mapping as a list, ``-P name=value`` a literal. The executed
     notebook is written atomically to ``reports/notebooks/``; on failure the traceback is printed, the failed
     copy goes to ``reports/notebooks/NAME.failed.ipynb`` (never a stage output) and the exit code is non-zero,
     so DVC records nothing.
@@ -71,6 +72,8 @@ def notebook_parameters(params: dict, specs: list[str], literals: list[str]) -> 
     for spec in specs:
         path, _, name = spec.partition("=")
         value = lookup(params, path)
+        if name.endswith(":keys"):  # only the keys of a mapping, e.g. the names of the models
+            name, value = name[: -len(":keys")], list(value)
         if name:
             put(name, value, spec)
         elif isinstance(value, dict):

@@ -17,6 +17,7 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.py"))
 def stage_commands():
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
     for name, st in stages.items():
+        st = st.get("do", st)  # foreach stages
         yield name, st["cmd"], st
 
 
@@ -30,9 +31,11 @@ def test_notebook_defaults_are_params_yaml(stage):
     """The parameters cell runs the embedded demo: its defaults equal what DVC injects from params.yaml."""
     params = pipeline.load_params(ROOT / "params.yaml")
     cmd = dict((s, c) for s, c, _ in stage_commands())[stage]
-    argv = shlex.split(re.sub(r"\$\{item\}", "ITEM", cmd))[4:]
-    specs = [argv[i + 1] for i, a in enumerate(argv) if a == "-p" and "ITEM" not in argv[i + 1]]
-    injected = pipeline.notebook_parameters(params, specs, [])
+    first = next(iter(params["models"]))  # foreach stages: the notebook's defaults are the first model's
+    argv = shlex.split(cmd.replace("${key}", first))[4:]
+    specs = [argv[i + 1] for i, a in enumerate(argv) if a == "-p"]
+    literals = [argv[i + 1] for i, a in enumerate(argv) if a == "-P"]
+    injected = pipeline.notebook_parameters(params, specs, literals)
     defaults = pipeline.parameter_defaults(ROOT / "notebooks" / f"{argv[0]}.py")
     for name, value in injected.items():
         assert name in defaults, f"{argv[0]}: parameter {name} missing from the parameters cell"
@@ -50,8 +53,8 @@ def test_notebook_sources_are_stable_and_output_free(nb, tmp_path):
 
 def test_notebook_parameters_resolution():
     params = {"a": {"x": 1, "y": 2}, "b": {"x": 3}, "seed": 7, "models": {"m": {"arch": "caml"}}}
-    assert pipeline.notebook_parameters(params, ["a", "seed", "models.m=model"], ["name=m", "n=3"]) == \
-        {"x": 1, "y": 2, "seed": 7, "model": {"arch": "caml"}, "name": "m", "n": 3}
+    assert pipeline.notebook_parameters(params, ["a", "seed", "models.m=model", "models=names:keys"], ["name=m", "n=3"]) == \
+        {"x": 1, "y": 2, "seed": 7, "model": {"arch": "caml"}, "names": ["m"], "name": "m", "n": 3}
     with pytest.raises(ValueError, match="twice"):
         pipeline.notebook_parameters(params, ["a", "b"], [])
     with pytest.raises(KeyError, match="nope"):

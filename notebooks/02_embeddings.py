@@ -1,0 +1,58 @@
+# %% [markdown]
+# # 2. Word embeddings
+#
+# As in the paper, word vectors are pre-trained with word2vec (CBOW, 100 dimensions, window 5, 5 epochs) on the
+# normalised discharge summaries. By default only the **training** split is used; `corpus: all` reproduces the
+# paper's choice of all summaries, which lets dev and test text shape the embeddings. The vocabulary keeps tokens
+# found in at least 3 training documents (CAML's rule); row 0 is padding, row 1 the unknown token, and rows are
+# L2-normalised as in the reference code.
+
+# %% tags=["parameters"]
+cohort_dir = "data/cohort"
+embeddings_dir = "data/embeddings"
+figures_dir = "reports/figures"
+metrics_dir = "reports/metrics"
+corpus = "train"
+min_doc_freq = 3
+vector_size = 100
+window = 5
+epochs = 5
+sg = 0
+negative = 5
+normalise = True
+w2v_seed = 0
+neighbour_terms = ["hypertension", "pneumonia", "diabetes", "sepsis", "catheterization", "fibrillation"]
+
+# %%
+import pandas as pd
+
+from mbrnn import embeddings, io, plots
+from mbrnn.pipeline import goto_project_root
+
+goto_project_root()
+summary = embeddings.pretrain(
+    cohort_dir, embeddings_dir, corpus=corpus, min_doc_freq=min_doc_freq, normalise=normalise, progress=False,
+    vector_size=vector_size, window=window, epochs=epochs, sg=sg, negative=negative, seed=w2v_seed,
+)
+io.write_json(f"{metrics_dir}/embeddings.json", summary)
+pd.Series(summary, name="value").to_frame()
+
+# %% [markdown]
+# ## Nearest neighbours of a few clinical terms
+# Cosine similarity in the word2vec space: related findings, abbreviations and treatments should sit close.
+
+# %%
+model = embeddings.load_word2vec(embeddings_dir)
+neighbours = embeddings.nearest_neighbours(model, neighbour_terms, topn=6)
+neighbours.pivot(index="rank", columns="term", values="neighbour")
+
+# %% [markdown]
+# ## A 2-D view
+# The terms above and their neighbours, projected with PCA: clusters of related words show that the embedding
+# has picked up the co-occurrence structure the coding models build on.
+
+# %%
+vocab, matrix = embeddings.load(embeddings_dir)
+xy = embeddings.project_2d(matrix, vocab, list(dict.fromkeys([*neighbours["term"], *neighbours["neighbour"]])))
+fig = plots.plot_embedding_projection(xy, highlight=neighbour_terms)
+plots.save_figure(fig, figures_dir, "embedding_projection")
