@@ -9,7 +9,7 @@
 
 # %% tags=["parameters"]
 name = "mbrnn"
-model = {"arch": "mbrnn", "hidden": 64, "embed_dropout": 0.2, "ram_dropout": 0.2, "freeze_embeddings": True,
+model = {"arch": "mbrnn", "hidden": 64, "embed_dropout": 0.2, "ram_dropout": 0.2, "freeze_embeddings": False,
          "use_ram": True, "use_ccs": True, "mask_padding": True, "loss": "focal", "gamma": 2.0, "alpha": 0.999,
          "ccs_weight": 0.3}
 cohort_dir = "data/cohort"
@@ -23,10 +23,10 @@ device = "auto"
 precision = "auto"
 batch_size = 16
 eval_batch_size = 32
-max_tokens = 1500
+max_tokens = 600
 epochs = 8
 patience = 3
-lr = 0.001
+lr = 0.003
 weight_decay = 0.01
 grad_clip = 1.0
 threshold = 0.5
