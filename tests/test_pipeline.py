@@ -91,3 +91,17 @@ def test_failing_notebook_leaves_no_output(tmp_path):
 def test_unknown_notebook_parameter(tmp_path):
     with pytest.raises(ValueError, match="not defined"):
         pipeline.run_notebook("01_cohort", {"bogus": 1}, tmp_path / "x.ipynb", ROOT)
+
+
+def _keys(d, prefix=""):
+    return {prefix + k for k in d} | {x for k, v in d.items() if isinstance(v, dict) for x in _keys(v, f"{prefix}{k}.")}
+
+
+@pytest.mark.parametrize("config", sorted((ROOT / "configs").glob("*.yaml")), ids=lambda p: p.stem)
+def test_paper_configs_have_every_param(config):
+    """configs/paper-*.yaml replace params.yaml whole: they must define every key the stages read."""
+    paper = yaml.safe_load(config.read_text())
+    assert _keys(paper) == _keys(pipeline.load_params(ROOT / "params.yaml"))
+    assert paper["data"]["source"] == "mimic3" and paper["cohort"]["split"] == "caml"
+    assert paper["train"]["max_tokens"] == 4000 and paper["models"]["mbrnn"]["hidden"] == 300
+    assert paper["models"]["mbrnn"]["freeze_embeddings"] is True
