@@ -459,6 +459,10 @@ def mcnemar_by_frequency(
     ok_b = _decisions(pred_b, g, threshold) == g.y
     rows = []
     for group, mask in ((f"rare (<{rare_max})", counts < rare_max), (f"common (≥{common_min})", counts >= common_min)):
+        if not mask.any():  # e.g. no code reaches common_min training occurrences on a small cohort
+            rows.append(dict(group=group, n_codes=0, n_decisions=0, accuracy_a=np.nan, accuracy_b=np.nan, b=0, c=0,
+                             statistic=np.nan, p_value=np.nan, method="no codes in this group"))
+            continue
         res = mcnemar(ok_a[:, mask], ok_b[:, mask], exact_below)
         rows.append(dict(group=group, n_codes=int(mask.sum()), n_decisions=int(ok_a[:, mask].size),
                          accuracy_a=_mean(ok_a[:, mask].ravel()), accuracy_b=_mean(ok_b[:, mask].ravel()), **res))
@@ -612,7 +616,8 @@ def bucket_summary(buckets: pd.DataFrame) -> pd.DataFrame:
 def mcnemar_table(preds_by_model: Mapping[str, Predictions], reference: str, train_counts: pd.Series,
                   rare_max: int = 100, common_min: int = 1000, threshold: float = 0.5,
                   gold: pd.DataFrame | None = None) -> pd.DataFrame:
-    """McNemar of ``reference`` against every other model, on rare and common codes."""
+    """McNemar of ``reference`` against every other model, on rare and common codes (accuracy in percent,
+    p-values as strings with two significant digits, for display)."""
     if reference not in preds_by_model:
         raise ValueError(f"reference model {reference!r} not among {list(preds_by_model)}")
     rows = [mcnemar_by_frequency(preds_by_model[reference], p, train_counts, rare_max, common_min, threshold, gold)
@@ -621,4 +626,6 @@ def mcnemar_table(preds_by_model: Mapping[str, Predictions], reference: str, tra
     if not rows:
         return pd.DataFrame()
     df = pd.concat(rows, ignore_index=True)
+    df[["accuracy_a", "accuracy_b"]] *= 100  # percent, like every other table
+    df["p_value"] = df["p_value"].map(lambda p: "–" if pd.isna(p) else f"{p:.2g}")  # readable at any magnitude
     return df[["reference", "comparator", *[c for c in df.columns if c not in ("reference", "comparator")]]]

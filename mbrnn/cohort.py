@@ -269,9 +269,13 @@ def build_cohort(
     ccs_px_file: str | Path | None = None,
     summary_path: str | Path | None = None,
     source: str = "synthetic",
+    workers: int | None = None,
     progress: bool = True,
 ) -> dict:
-    """Build the cohort from ``raw_dir`` into ``out_dir`` (see docs/architecture.md); returns the summary."""
+    """Build the cohort from ``raw_dir`` into ``out_dir`` (see docs/architecture.md); returns the summary.
+
+    ``workers`` processes normalise the text (default: every core); the result does not depend on it.
+    """
     if text_norm not in text.SCHEMES:
         raise ValueError(f"unknown text normalisation {text_norm!r}; choose one of {text.SCHEMES}")
     if label_setting not in LABEL_SETTINGS:
@@ -297,10 +301,10 @@ def build_cohort(
     cohort = notes[with_codes].reset_index(drop=True)
     cohort["codes_all"] = per_adm.loc[cohort["hadm_id"]].to_numpy()
 
-    tokens = [text.tokenize(t, text_norm) for t in tqdm(cohort["text"], desc="normalising text", disable=not progress)]
-    cohort["text"] = [" ".join(t) for t in tokens]
-    cohort["n_tokens"] = np.array([len(t) for t in tokens], dtype=np.int64)
-    del tokens
+    normalised = text.normalise_many(cohort["text"].tolist(), text_norm, workers=workers, progress=progress)
+    cohort["text"] = [t for t, _ in normalised]
+    cohort["n_tokens"] = np.array([n for _, n in normalised], dtype=np.int64)
+    del normalised
     empty = cohort["n_tokens"] == 0
     skips.add("summaries_empty_after_normalisation", empty.sum())
     cohort = cohort[~empty].reset_index(drop=True)
@@ -324,6 +328,13 @@ def build_cohort(
                                        tuple(split_ratios), seed, stratify_labels)
     cohort["fold"] = fold
     cohort = cohort[cohort["fold"] >= 0]
+
+    counts_all = pd.DataFrame({
+        name: cohort.loc[cohort["fold"] == k, "codes_all"].explode().value_counts()
+        for k, name in enumerate(splits.SPLITS)
+    }).fillna(0).astype(np.int64).rename(columns=lambda c: f"{c}_count")
+    counts_all = counts_all.rename_axis("code").reset_index().sort_values(["train_count", "code"], ascending=[False, True])
+    counts_all.insert(1, "kind", counts_all["code"].map(icd.kind_of))
 
     labels = select_labels(cohort["codes_all"], label_setting, top_k)
     label_set = set(labels)
@@ -358,6 +369,7 @@ def build_cohort(
         per_split[name] = part
     io.write_csv(out_dir / "icd_labels.csv", label_df[["code", "kind", "description", "train_count", "ccs"]])
     io.write_csv(out_dir / "ccs_labels.csv", ccs_df)
+    io.write_csv(out_dir / "code_counts.csv", counts_all)  # every code, whatever the label setting
 
     summary = summarise(per_split, label_df, ccs_df, skips, not_in_d_icd, unknown_codes, no_ccs,
                         dict(source=source, label_setting=label_setting, text_norm=text_norm, split=split,

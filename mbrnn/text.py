@@ -12,7 +12,12 @@ Two schemes, chosen by ``cohort.text_norm``:
 
 from __future__ import annotations
 
+import functools
+import os
 import re
+from multiprocessing import get_context
+
+from tqdm.auto import tqdm
 
 SCHEMES = ("caml", "edin")
 
@@ -37,3 +42,20 @@ def tokenize(text: str, scheme: str = "caml") -> list[str]:
 def normalise(text: str, scheme: str = "caml") -> str:
     """Normalised note as tokens joined by single spaces (what the cohort parquet stores)."""
     return " ".join(tokenize(text, scheme))
+
+
+def _normalise_counted(note: str, scheme: str) -> tuple[str, int]:
+    tokens = tokenize(note, scheme)
+    return " ".join(tokens), len(tokens)
+
+
+def normalise_many(notes: list[str], scheme: str = "caml", workers: int | None = None,
+                   progress: bool = False, min_parallel: int = 500) -> list[tuple[str, int]]:
+    """(normalised note, token count) for each note, in order; ``workers`` processes (default: every core)."""
+    work = functools.partial(_normalise_counted, scheme=scheme)
+    workers = workers or os.cpu_count() or 1
+    bar = dict(total=len(notes), desc="normalising text", unit="note", disable=not progress)
+    if workers == 1 or len(notes) < min_parallel:
+        return [work(n) for n in tqdm(notes, **bar)]
+    with get_context("fork" if os.name == "posix" else "spawn").Pool(workers) as pool:
+        return list(tqdm(pool.imap(work, notes, chunksize=64), **bar))

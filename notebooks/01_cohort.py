@@ -54,12 +54,12 @@ pd.Series(summary["skipped"], name="rows").to_frame()
 
 # %% [markdown]
 # ## The long tail of codes
-# A few codes are assigned to a large share of admissions while most codes are rare: the imbalance the
-# balanced (focal) loss of MBRNN is meant to address.
+# Every code of the cohort, whatever the label setting: a few codes are assigned to a large share of admissions
+# while most codes are rare, the imbalance the balanced (focal) loss of MBRNN is meant to address.
 
 # %%
-labels = pd.read_csv(f"{cohort_dir}/icd_labels.csv", dtype={"code": str})
-fig = plots.plot_code_frequency(labels.set_index("code")["train_count"])
+counts = pd.read_csv(f"{cohort_dir}/code_counts.csv", dtype={"code": str})  # every code, not only the labels
+fig = plots.plot_code_frequency(counts.set_index("code")["train_count"])
 plots.save_figure(fig, figures_dir, "code_frequency")
 
 # %% [markdown]

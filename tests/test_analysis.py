@@ -316,3 +316,21 @@ def test_write_table_writes_three_files(tmp_path):
     assert "| bucket" in md and "nan" not in md
     back = pd.read_csv(paths["csv"])
     assert back["micro_f1"].tolist() == pytest.approx(df["micro_f1"].tolist(), nan_ok=True)
+
+
+def test_mcnemar_by_frequency_reports_empty_groups():
+    """A group without codes (no code reaches common_min on a small cohort) says so instead of p = 1."""
+    from mbrnn.analysis import Predictions, mcnemar_by_frequency, mcnemar_table
+
+    rng = np.random.default_rng(0)
+    y = rng.random((30, 3)) < 0.3
+    mk = lambda p: Predictions(hadm_id=np.arange(30), icd_codes=np.array(["a", "b", "c"]), icd_prob=p.astype(np.float32),
+                               icd_true=y)
+    a, b = mk(rng.random((30, 3))), mk(rng.random((30, 3)))
+    counts = pd.Series({"a": 5, "b": 20, "c": 50})
+    df = mcnemar_by_frequency(a, b, counts, rare_max=100, common_min=1000)
+    assert df.loc[1, "n_codes"] == 0 and df.loc[1, "method"] == "no codes in this group" and np.isnan(df.loc[1, "p_value"])
+    assert df.loc[0, "n_codes"] == 3 and df.loc[0, "n_decisions"] == 90
+    shown = mcnemar_table({"m": a, "x": b}, "m", counts)
+    assert list(shown["comparator"]) == ["x", "x"] and shown.loc[1, "p_value"] == "–"
+    assert 0 <= shown.loc[0, "accuracy_a"] <= 100

@@ -70,3 +70,11 @@ def test_edin_tokenisation_splits_underscores_and_keeps_edge_numbers():
 def test_unknown_scheme():
     with pytest.raises(ValueError, match="text_norm"):
         text.tokenize("x", "bert")
+
+
+def test_normalise_many_matches_serial_in_order():
+    notes = [f"Note {i}: HTN x{i} 12 café_au_lait [**2151-7-{i}**]" for i in range(700)]
+    for scheme in text.SCHEMES:
+        serial = [(text.normalise(n, scheme), len(text.tokenize(n, scheme))) for n in notes]
+        assert text.normalise_many(notes, scheme, workers=2) == serial
+        assert text.normalise_many(notes, scheme, workers=1) == serial

@@ -49,6 +49,9 @@ def test_cohort_content(tiny_raw, tmp_path):
     assert "coronary" in labels.set_index("code").loc["414.01", "description"].lower()
     assert "414.01" in summary["codes_missing_from_d_icd"]["examples"]
     assert summary["codes_unknown_to_icd9cm_v32"]["count"] == 0
+    counts = pd.read_csv(tmp_path / "cohort" / "code_counts.csv", dtype={"code": str}).set_index("code")
+    assert counts.loc["401.9", ["train_count", "dev_count", "test_count"]].sum() == 7  # 9 summaries, all but 201 and 801 coded 401.9
+    assert counts.loc["00.66", "kind"] == "px"
 
 
 def test_top50_drops_admissions_without_a_label(tiny_raw, tmp_path):
