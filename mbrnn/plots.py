@@ -161,14 +161,17 @@ def plot_training_curves(curves_by_model: Mapping[str, pd.DataFrame], title: str
     for m, c in curves_by_model.items():
         if not need <= set(c.columns):
             raise ValueError(f"training curve of {m!r} needs columns {sorted(need)} (has {list(c.columns)})")
-    fig, (ax_loss, ax_f1) = _figure(DOUBLE, 2.6, ncols=2)
+    fig, (ax_loss, ax_f1) = _figure(DOUBLE, 3.0, ncols=2)
     for i, (m, c) in enumerate(curves_by_model.items()):
         color = f"C{i}"
         ax_loss.plot(c["epoch"], c["train_loss"], color=color, marker="o", ms=2, lw=1, label=m)
-        ax_f1.plot(c["epoch"], 100 * c["dev_micro_f1"], color=color, marker="o", ms=2, lw=1, label=f"{m} micro")
-        ax_f1.plot(c["epoch"], 100 * c["dev_macro_f1"], color=color, marker="s", ms=2, lw=1, ls="--", label=f"{m} macro")
-    _finish(ax_loss, f"{title}: training loss", "epoch", "training loss")
-    _finish(ax_f1, f"{title}: dev F1", "epoch", "dev F1 (%)")
+        ax_f1.plot(c["epoch"], 100 * c["dev_micro_f1"], color=color, marker="o", ms=2, lw=1)
+        ax_f1.plot(c["epoch"], 100 * c["dev_macro_f1"], color=color, marker="s", ms=2, lw=1, ls="--")
+    _log_axis(ax_loss, "y")  # focal and BCE losses differ by an order of magnitude
+    _finish(ax_loss, f"{title}: training loss", "epoch", "training loss (log scale)", legend=False)
+    _finish(ax_f1, "Dev F1 (solid: micro, dashed: macro)", "epoch", "dev F1 (%)", legend=False)
+    fig.legend(*ax_loss.get_legend_handles_labels(), loc="outside lower center", ncol=min(len(curves_by_model), 7),
+               frameon=False, fontsize=STYLE["legend.fontsize"])
     return fig
 
 
