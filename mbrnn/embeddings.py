@@ -125,6 +125,10 @@ def pretrain(cohort_dir, out_dir, corpus: str = "train", min_doc_freq: int = 3, 
     write_text(out_dir / "vocab.txt", "\n".join(vocab) + "\n")
     with atomic_path(out_dir / "embeddings.npy") as tmp:
         np.save(tmp, W)
+    # gensim stores wall-clock facts (event timestamps, platform, training time): drop them so that the same
+    # params and seed give the same bytes, and DVC sees unchanged embeddings.
+    model.lifecycle_events = None
+    model.total_train_time = 0.0
     with atomic_path(out_dir / "word2vec.model") as tmp:
         model.save(str(tmp), separately=[])  # one file, so the atomic rename moves everything
 

@@ -319,12 +319,13 @@ def _truncate(texts, max_tokens):
     return [" ".join(t.split()[:max_tokens]) for t in texts]
 
 
-def state_dir_for(state_root, name: str, model_cfg: dict, train_cfg: dict, vocab_id: str, icd_codes, ccs_codes) -> Path:
+def state_dir_for(state_root, name: str, model_cfg: dict, train_cfg: dict, inputs_id: str, icd_codes, ccs_codes) -> Path:
     """Resume state lives outside the stage's outputs (DVC deletes those before a run), in a folder keyed by
-    everything that changes the result (``epochs`` excepted, so a run can be extended): changed params start
-    afresh, an interrupted run with the same params resumes."""
+    everything that changes the result (``epochs`` excepted, so a run can be extended): params, the embedding
+    matrix and training data (``inputs_id``), the label sets. Changed inputs start afresh; an interrupted run
+    with the same inputs resumes."""
     key = {"model": model_cfg, "train": {k: v for k, v in train_cfg.items() if k != "epochs"},
-           "vocab": vocab_id, "icd": list(icd_codes), "ccs": list(ccs_codes)}
+           "inputs": inputs_id, "icd": list(icd_codes), "ccs": list(ccs_codes)}
     digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:12]
     return Path(state_root) / f"{name}-{digest}"
 
@@ -387,7 +388,10 @@ def run(name: str, model_cfg: dict, train_cfg: dict, cohort_dir, embeddings_dir,
         model = build_model(cfg, W, len(icd_codes), len(ccs_codes))
         loss_fn = build_loss(kind=loss_cfg.get("loss", "bce"), **{k: v for k, v in loss_cfg.items() if k != "loss"})
         meta = checkpoint_meta(vocab, icd_codes, ccs_codes, model_cfg) | {"name": name}
-        state = (state_dir_for(state_root, name, model_cfg, tc, vocab_hash(vocab), icd_codes, ccs_codes)
+        inputs = hashlib.sha256(W.tobytes())  # resume only onto the very same embeddings and training data
+        for split in ("train", "dev"):
+            inputs.update((Path(cohort_dir) / f"{split}.parquet").read_bytes())
+        state = (state_dir_for(state_root, name, model_cfg, tc, inputs.hexdigest(), icd_codes, ccs_codes)
                  if state_root else out_dir / "train_state")
         res = fit(model, loss_fn, train_b, dev_b, lr=tc["lr"], weight_decay=tc["weight_decay"],
                   grad_clip=tc["grad_clip"], epochs=tc["epochs"], patience=tc["patience"],

@@ -128,3 +128,13 @@ def test_nearest_neighbours_and_projection():
     assert xy["word"].tolist() == ["w1", "w2", "w3", "w4"]
     pd.testing.assert_frame_equal(xy, E.project_2d(W, vocab, ["w1", "w2", "w3", "w4"]))
     np.testing.assert_allclose(xy[["x", "y"]].mean(), 0, atol=1e-6)  # PCA centres the points
+
+
+def test_pretrain_outputs_are_byte_identical_across_runs(tmp_path):
+    """Same params and seed give the same files, so DVC sees unchanged embeddings and retrains nothing."""
+    write_cohort(tmp_path)
+    files = []
+    for run in ("a", "b"):
+        E.pretrain(tmp_path, tmp_path / run, vector_size=12, epochs=1, seed=0, progress=False)
+        files.append({p.name: p.read_bytes() for p in (tmp_path / run).iterdir()})
+    assert files[0] == files[1]

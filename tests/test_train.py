@@ -263,3 +263,15 @@ def test_fp16_autocast_with_grad_scaler_checkpoints_and_resumes(tmp_path):
     assert do_fit(TinyModel(0), *loaders(), tmp_path, epochs=2, precision="fp16").epochs_run == 2
     with pytest.raises(ValueError, match="precision"):  # a resumed run keeps its precision
         do_fit(TinyModel(0), *loaders(), tmp_path, epochs=3, precision="fp32")
+
+
+def test_resume_state_is_keyed_by_everything_that_changes_results(tmp_path):
+    from mbrnn.train import state_dir_for
+
+    base = dict(state_root=tmp_path, name="m", model_cfg={"arch": "caml"}, train_cfg={"lr": 1e-3, "epochs": 5},
+                inputs_id="abc", icd_codes=["401.9"], ccs_codes=["dx:98"])
+    same = state_dir_for(**base)
+    assert state_dir_for(**{**base, "train_cfg": {"lr": 1e-3, "epochs": 50}}) == same  # extending a run resumes it
+    for change in ({"train_cfg": {"lr": 3e-3, "epochs": 5}}, {"model_cfg": {"arch": "laat"}}, {"inputs_id": "abd"},
+                   {"icd_codes": ["401.9", "38.93"]}, {"ccs_codes": []}):
+        assert state_dir_for(**{**base, **change}) != same, change
