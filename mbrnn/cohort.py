@@ -28,20 +28,13 @@ import pyarrow.csv as pacsv
 from tqdm.auto import tqdm
 
 from . import codes as icd
-from . import io, splits, text
+from . import io, schema, splits, text
 
 PHYSIONET = "https://physionet.org/content/mimiciii/1.4/ (credentialed access)"
 
-TABLES = {
-    "NOTEEVENTS": ["ROW_ID", "SUBJECT_ID", "HADM_ID", "CHARTDATE", "CHARTTIME", "STORETIME", "CATEGORY",
-                   "DESCRIPTION", "CGID", "ISERROR", "TEXT"],
-    "DIAGNOSES_ICD": ["ROW_ID", "SUBJECT_ID", "HADM_ID", "SEQ_NUM", "ICD9_CODE"],
-    "PROCEDURES_ICD": ["ROW_ID", "SUBJECT_ID", "HADM_ID", "SEQ_NUM", "ICD9_CODE"],
-    "D_ICD_DIAGNOSES": ["ROW_ID", "ICD9_CODE", "SHORT_TITLE", "LONG_TITLE"],
-    "D_ICD_PROCEDURES": ["ROW_ID", "ICD9_CODE", "SHORT_TITLE", "LONG_TITLE"],
-}
+TABLES = {name: schema.COLUMNS[name] for name in schema.COHORT_TABLES}
 LABEL_SETTINGS = ("full", "top50")
-DISCHARGE = "Discharge summary"
+DISCHARGE = schema.DISCHARGE
 
 
 class CohortInputError(ValueError):

@@ -41,24 +41,12 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from mbrnn import schema
 from mbrnn.io import atomic_path
 
 # --- tables -----------------------------------------------------------------------------------------------
 
-COLUMNS = {
-    "NOTEEVENTS": ["ROW_ID", "SUBJECT_ID", "HADM_ID", "CHARTDATE", "CHARTTIME", "STORETIME", "CATEGORY",
-                   "DESCRIPTION", "CGID", "ISERROR", "TEXT"],
-    "DIAGNOSES_ICD": ["ROW_ID", "SUBJECT_ID", "HADM_ID", "SEQ_NUM", "ICD9_CODE"],
-    "PROCEDURES_ICD": ["ROW_ID", "SUBJECT_ID", "HADM_ID", "SEQ_NUM", "ICD9_CODE"],
-    "D_ICD_DIAGNOSES": ["ROW_ID", "ICD9_CODE", "SHORT_TITLE", "LONG_TITLE"],
-    "D_ICD_PROCEDURES": ["ROW_ID", "ICD9_CODE", "SHORT_TITLE", "LONG_TITLE"],
-    "ADMISSIONS": ["ROW_ID", "SUBJECT_ID", "HADM_ID", "ADMITTIME", "DISCHTIME", "DEATHTIME", "ADMISSION_TYPE",
-                   "ADMISSION_LOCATION", "DISCHARGE_LOCATION", "INSURANCE", "LANGUAGE", "RELIGION",
-                   "MARITAL_STATUS", "ETHNICITY", "EDREGTIME", "EDOUTTIME", "DIAGNOSIS", "HOSPITAL_EXPIRE_FLAG",
-                   "HAS_CHARTEVENTS_DATA"],
-    "PATIENTS": ["ROW_ID", "SUBJECT_ID", "GENDER", "DOB", "DOD", "DOD_HOSP", "DOD_SSN", "EXPIRE_FLAG"],
-}
-DISCHARGE = "Discharge summary"
+COLUMNS, DISCHARGE = schema.COLUMNS, schema.DISCHARGE
 
 # --- ICD-9-CM catalogue (CMS v32) -------------------------------------------------------------------------
 
