@@ -255,7 +255,7 @@ def build_cohort(
     text_norm: str = "caml",
     split: str = "stratified",
     split_ratios: tuple[float, float, float] = (0.8, 0.1, 0.1),
-    stratify_labels: int = 500,
+    stratify_labels: int = 100,
     seed: int = 0,
     caml_splits_dir: str | Path | None = None,
     caml_splits_download: bool = False,

@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -48,8 +49,13 @@ def write_csv(path: str | os.PathLike, df, **kwargs) -> None:
 
 
 def save_npz(path: str | os.PathLike, **arrays) -> None:
-    with atomic_path(path, suffix=".npz") as tmp:
-        np.savez_compressed(tmp, **arrays)
+    """``np.savez_compressed`` without its wall-clock zip timestamps: same arrays, same bytes."""
+    with atomic_path(path, suffix=".npz") as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, value in arrays.items():
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            with zf.open(info, "w", force_zip64=True) as f:
+                np.lib.format.write_array(f, np.asanyarray(value), allow_pickle=False)
 
 
 def _json_default(o: Any) -> Any:

@@ -60,7 +60,7 @@ def stratified_split(
     label_lists: list[list[str]],
     ratios: tuple[float, float, float] = (0.8, 0.1, 0.1),
     seed: int = 0,
-    max_labels: int = 500,
+    max_labels: int = 100,
 ) -> np.ndarray:
     """Assign each admission to 0 (train), 1 (dev) or 2 (test), keeping every patient in one split.
 

@@ -84,8 +84,9 @@ def checkpoint_meta(vocab: Sequence[str], icd_codes: Sequence[str], ccs_codes: S
 
 # ---------------------------------------------------------------------------------------------- checkpoints
 def _save(obj: dict, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+    # Through a file object: torch names the archive after the file, and the temporary name is random.
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        torch.save(obj, f)
 
 
 def _cpu_state(model: nn.Module) -> dict:
