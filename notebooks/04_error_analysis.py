@@ -34,7 +34,7 @@ from pathlib import Path
 import pandas as pd
 from IPython.display import Image, Markdown, display
 
-from mbrnn import analysis, plots, report, tables
+from mbrnn import analysis, plots, report
 from mbrnn.pipeline import goto_project_root
 
 goto_project_root()
@@ -47,16 +47,6 @@ gold = pd.read_parquet(f"{cohort_dir}/{split}.parquet", columns=["hadm_id", "n_t
 rep = report.Report(Path(index).parent, report.provenance(source, label_setting, cohort_dir, names, split, threshold,
                                                        bucket_edges))
 
-
-def show_table(df, name, caption):
-    rep.add("table", name, tables.write_table(df, tables_dir, name, caption), caption)
-    display(df.round(1) if hasattr(df, "round") else df)
-
-
-def show_figure(fig, name, sentence):
-    rep.add("figure", name, plots.save_figure(fig, figures_dir, name), sentence)
-    display(Image(f"{figures_dir}/{name}.png", width=700))
-
 # %% [markdown]
 # ## Main results
 # Our models on this data beside the published MBRNN numbers on MIMIC-III (Sun et al., from the authors'
@@ -65,17 +55,19 @@ def show_figure(fig, name, sentence):
 
 # %%
 main = analysis.results_table({m: metrics[m]["icd"][split] for m in names}, data_label=data_label)
-show_table(main, "main_results", f"ICD-9 results ({split}, threshold {threshold}) beside published MBRNN (MIMIC-III).")
+display(rep.table(main, tables_dir, "main_results",
+                  f"ICD-9 results ({split}, threshold {threshold}) beside published MBRNN (MIMIC-III).").round(1))
 
 # %% [markdown]
 # ## F1 by training frequency
 
 # %%
 buckets = analysis.bucket_table(preds, train_counts, bucket_edges, threshold, gold=gold)
-show_table(analysis.bucket_summary(buckets), "frequency_buckets",
-           "Per frequency bucket and model: codes, share of test occurrences, micro/macro P/R/F1 (%), macro-AUC, FN, FP.")
-show_figure(plots.plot_f1_by_bucket(buckets), "f1_by_frequency_bucket",
-            "Micro- and macro-F1 per training-frequency bucket for every model.")
+display(rep.table(analysis.bucket_summary(buckets), tables_dir, "frequency_buckets",
+                  "Per frequency bucket and model: codes, share of test occurrences, micro/macro P/R/F1 (%), "
+                  "macro-AUC, FN, FP.").round(1))
+display(Image(rep.figure(plots.plot_f1_by_bucket(buckets), figures_dir, "f1_by_frequency_bucket",
+                         "Micro- and macro-F1 per training-frequency bucket for every model."), width=700))
 
 # %% [markdown]
 # Rare codes are where every model loses most: the bucket table shows how much of the test label mass sits in
@@ -85,10 +77,11 @@ show_figure(plots.plot_f1_by_bucket(buckets), "f1_by_frequency_bucket",
 per_code = {m: analysis.per_code_f1(preds[m], train_counts, threshold, gold=gold) for m in names}
 binned, rho = zip(*(analysis.f1_vs_frequency(per_code[m]) for m in names))
 binned, rho = dict(zip(names, binned)), dict(zip(names, rho))
-show_figure(plots.plot_f1_vs_frequency(binned, rho), "f1_vs_training_frequency",
-            "Per-code F1 against training occurrences (log scale), binned means ± SD, Spearman ρ in the legend.")
-show_table(pd.DataFrame(rho).T.reset_index(names="model"), "spearman_f1_frequency",
-           "Spearman correlation between per-code F1 and training count.")
+display(Image(rep.figure(plots.plot_f1_vs_frequency(binned, rho), figures_dir, "f1_vs_training_frequency",
+                         "Per-code F1 against training occurrences (log scale), binned means ± SD, Spearman ρ in the "
+                         "legend."), width=700))
+display(rep.table(pd.DataFrame(rho).T.reset_index(names="model"), tables_dir, "spearman_f1_frequency",
+                  "Spearman correlation between per-code F1 and training count."))
 
 # %% [markdown]
 # ## Per-document F1
@@ -97,8 +90,8 @@ show_table(pd.DataFrame(rho).T.reset_index(names="model"), "spearman_f1_frequenc
 per_doc = {m: analysis.per_document_f1(preds[m], gold, threshold) for m in names}
 by_len = {m: analysis.f1_vs_document(d, by="n_tokens")[0] for m, d in per_doc.items()}
 by_gold = {m: analysis.f1_vs_document(d, by="n_gold", log=False)[0] for m, d in per_doc.items()}
-show_figure(plots.plot_document_f1(by_len, by_gold), "f1_per_document",
-            "Per-document F1 against note length and against the number of gold codes.")
+display(Image(rep.figure(plots.plot_document_f1(by_len, by_gold), figures_dir, "f1_per_document",
+                         "Per-document F1 against note length and against the number of gold codes."), width=700))
 
 # %% [markdown]
 # ## Is MBRNN's advantage significant?
@@ -108,7 +101,8 @@ show_figure(plots.plot_document_f1(by_len, by_gold), "f1_per_document",
 
 # %%
 mc = analysis.mcnemar_table(preds, reference_model, train_counts, rare_max, common_min, threshold, gold)
-show_table(mc, "mcnemar", f"McNemar tests of {reference_model} against each comparator on rare and common codes.")
+display(rep.table(mc, tables_dir, "mcnemar",
+                  f"McNemar tests of {reference_model} against each comparator on rare and common codes.").round(1))
 
 # %% [markdown]
 # ## Does focal loss move F1 from frequent to rare codes?
@@ -117,8 +111,9 @@ show_table(mc, "mcnemar", f"McNemar tests of {reference_model} against each comp
 # %%
 if reference_model in preds and bce_model in preds:
     delta, verdict = analysis.focal_vs_bce(buckets, focal=reference_model, bce=bce_model)
-    show_table(delta, "focal_vs_bce", "Focal loss minus BCE per frequency bucket (points of F1).")
-    show_figure(plots.plot_focal_vs_bce(delta), "focal_vs_bce", "Per-bucket F1 change from BCE to focal loss.")
+    display(rep.table(delta, tables_dir, "focal_vs_bce", "Focal loss minus BCE per frequency bucket (points of F1).").round(1))
+    display(Image(rep.figure(plots.plot_focal_vs_bce(delta), figures_dir, "focal_vs_bce",
+                             "Per-bucket F1 change from BCE to focal loss."), width=700))
     display(Markdown(f"**Answer on this data:** {verdict}"))
 
 # %% [markdown]
@@ -127,26 +122,30 @@ if reference_model in preds and bce_model in preds:
 # %%
 present = [m for m in ablations if m in metrics]
 if reference_model in present:
-    show_table(analysis.ablation_table({m: metrics[m]["icd"][split] for m in present}, reference=reference_model,
-                                       data_label=data_label),
-               "ablations", "MBRNN without the CCS branch, without RAM, and with BCE instead of focal loss.")
-show_table(analysis.task_table({m: {"icd": metrics[m]["icd"][split], "ccs": metrics[m].get("ccs", {}).get(split)}
-                                for m in names}, data_label=data_label),
-           "icd_vs_ccs", "ICD-9 results beside the CCS-branch results of the multitask models.")
+    ablations_df = analysis.ablation_table({m: metrics[m]["icd"][split] for m in present}, reference=reference_model,
+                                           data_label=data_label)
+    display(rep.table(ablations_df, tables_dir, "ablations",
+                      "MBRNN without the CCS branch, without RAM, and with BCE instead of focal loss.").round(1))
+tasks = analysis.task_table({m: {"icd": metrics[m]["icd"][split], "ccs": metrics[m].get("ccs", {}).get(split)}
+                             for m in names}, data_label=data_label)
+display(rep.table(tasks, tables_dir, "icd_vs_ccs",
+                  "ICD-9 results beside the CCS-branch results of the multitask models.").round(1))
 
 # %% [markdown]
 # ## Training curves
 
 # %%
 curves = {m: pd.read_csv(f"{curves_dir}/{m}.csv") for m in names if metrics[m]["epochs_run"] > 0}
-show_figure(plots.plot_training_curves(curves), "training_curves", "Training loss and dev micro/macro-F1 per epoch.")
+display(Image(rep.figure(plots.plot_training_curves(curves), figures_dir, "training_curves",
+                         "Training loss and dev micro/macro-F1 per epoch."), width=700))
 
 # %% [markdown]
 # The index of every figure and table, with the data and parameters that made them, is written to
 # `reports/README.md` (parameter `index`).
 
 # %%
-for name, sentence, stage in [("code_frequency", "Long tail of ICD-9 code frequencies in the training split.", "cohort"),
-                              ("embedding_projection", "word2vec neighbours of clinical terms, PCA to 2-D.", "embeddings")]:
-    rep.add("figure", name, [f"{figures_dir}/{name}.png", f"{figures_dir}/{name}.pdf"], sentence, stage)
+rep.add("figure", "code_frequency", [f"{figures_dir}/code_frequency.{x}" for x in ("png", "pdf")],
+        "Long tail of ICD-9 code frequencies in the training split (every code).", "cohort")
+rep.add("figure", "embedding_projection", [f"{figures_dir}/embedding_projection.{x}" for x in ("png", "pdf")],
+        "word2vec neighbours of clinical terms, PCA to 2-D.", "embeddings")
 rep.write(Path(index).name)
