@@ -142,15 +142,17 @@ def plot_f1_vs_frequency(binned_by_model: Mapping[str, pd.DataFrame], stats_by_m
 def plot_document_f1(by_length: Mapping[str, pd.DataFrame], by_n_gold: Mapping[str, pd.DataFrame],
                      title: str = "Per-document F1"):
     """Two panels: binned document F1 (analysis.f1_vs_document) vs note length and vs number of gold codes."""
-    fig, axes = _figure(DOUBLE, 2.6, ncols=2)
+    fig, axes = _figure(DOUBLE, 3.0, ncols=2)
     for ax, data, xlabel in ((axes[0], by_length, "note length (tokens, log scale)"),
                              (axes[1], by_n_gold, "gold codes per document (log scale)")):
         for m, b in data.items():
             b = b[b["x_median"] > 0]
             ax.errorbar(b["x_median"], 100 * b["mean"], yerr=100 * b["sd"].fillna(0), marker="o", ms=3, capsize=2,
-                        lw=1, label=m)
+                        lw=1, elinewidth=0.6, label=m)
         _log_axis(ax, "x")
-        _finish(ax, f"{title} vs {xlabel.split(' (')[0]}", xlabel, "document F1 (%), mean ± SD", legend=ax is axes[0])
+        _finish(ax, f"{title} vs {xlabel.split(' (')[0]}", xlabel, "document F1 (%), mean ± SD", legend=False)
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=min(len(by_length), 7),
+               frameon=False, fontsize=STYLE["legend.fontsize"])
     return fig
 
 
@@ -195,8 +197,16 @@ def plot_embedding_projection(xy: pd.DataFrame, highlight: Sequence[str] = (), t
     marked = xy["word"].isin(list(highlight))
     ax.scatter(xy.loc[~marked, "x"], xy.loc[~marked, "y"], s=6, color="0.55", label="neighbours")
     ax.scatter(xy.loc[marked, "x"], xy.loc[marked, "y"], s=14, color="C3", label="query terms")
-    for w, x, y, m in zip(xy["word"], xy["x"], xy["y"], marked):
-        ax.annotate(w, (x, y), fontsize=6 if not m else 7, fontweight="bold" if m else "normal",
+    # Query terms always get a label; a neighbour only where it would not sit on a label already placed.
+    span = np.array([np.ptp(xy["x"]) or 1.0, np.ptp(xy["y"]) or 1.0])
+    placed: list[np.ndarray] = []
+    order = np.r_[np.flatnonzero(marked), np.flatnonzero(~marked)]
+    for i in order:
+        w, at, m = xy["word"].iloc[i], np.array([xy["x"].iloc[i], xy["y"].iloc[i]]), marked.iloc[i]
+        if not m and any(np.all(np.abs((at - p) / span) < (0.12, 0.04)) for p in placed):
+            continue
+        placed.append(at)
+        ax.annotate(w, tuple(at), fontsize=7 if m else 6, fontweight="bold" if m else "normal",
                     xytext=(2, 2), textcoords="offset points")
     _finish(ax, title, "PC 1", "PC 2")
     return fig
