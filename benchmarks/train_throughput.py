@@ -25,6 +25,8 @@ import sys
 
 import yaml
 
+from mbrnn.train import LOSS_KEYS
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MIMIC_TRAIN_DOCS = 47_719
 PAPER = {
@@ -74,7 +76,7 @@ def shapes(which: list[str]) -> dict:
     out = {}
     if "demo" in which:
         out["demo"] = ({"batch": tr["batch_size"], "tokens": tr["max_tokens"], "n_icd": 50, "n_ccs": 35},
-                       {m: {k: v for k, v in models[m].items() if k not in ("loss", "gamma", "alpha", "ccs_weight")}
+                       {m: {k: v for k, v in models[m].items() if k not in LOSS_KEYS}
                         for m in ("mbrnn", "caml", "laat")})
     if "paper" in which:
         out["paper"] = ({"batch": 16, "tokens": 4000, "n_icd": 8922, "n_ccs": 1000}, PAPER)

@@ -205,12 +205,14 @@ def read_codes(paths: dict[str, Path], skips: Skips) -> pd.DataFrame:
         null = raw.isna() | (raw == "")
         skips.add(f"{table.lower()}_null_codes", null.sum())
         df, raw = df[~null], raw[~null]
-        valid = raw.map(lambda c: icd.is_valid(c, kind))
+        # Validate and dot each distinct code once (MIMIC-III: ~900k rows, ~9k distinct codes).
+        dotted = raw.map({c: icd.format_icd9(c, kind) for c in raw.unique() if icd.is_valid(c, kind)})
+        valid = dotted.notna()
         skips.add(f"{table.lower()}_malformed_codes", (~valid).sum())
-        df, raw = df[valid], raw[valid]
+        df, dotted = df[valid], dotted[valid]
         frames.append(pd.DataFrame({
             "subject_id": df["SUBJECT_ID"].to_numpy(), "hadm_id": df["HADM_ID"].to_numpy(),
-            "code": [icd.format_icd9(c, kind) for c in raw], "kind": kind,
+            "code": dotted.to_numpy(), "kind": kind,
         }))
     codes = pd.concat(frames, ignore_index=True)
     dup = codes.duplicated(["hadm_id", "code"])
