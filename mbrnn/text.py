@@ -8,6 +8,12 @@ Two schemes, chosen by ``cohort.text_norm``:
     lowercase, every run of characters outside ``[a-z0-9]`` becomes a space (so ``_`` splits tokens),
     numeric tokens surrounded by whitespace removed with their regex ``(\\s\\d+)+\\s`` (which, as in their code,
     keeps a number at the very start or end of a note), whitespace collapsed.
+
+:func:`tokenize` is the definition of both. The cohort builder normalises MIMIC-III's ~600 MB of discharge
+summaries with :func:`prepare_notes`, which gives the same result faster: an ASCII note (nearly all of them)
+is tokenised for ``caml`` by a byte translation table and a split instead of a regex (about 3x faster), and
+``caml`` works note by note, so the cohort builder can normalise each note while NOTEEVENTS is still streaming
+in and join an admission's notes afterwards (:func:`join_admission`).
 """
 
 from __future__ import annotations
@@ -15,16 +21,27 @@ from __future__ import annotations
 import functools
 import os
 import re
+import string
+from itertools import filterfalse
 from multiprocessing import get_context
 
 from tqdm.auto import tqdm
 
 SCHEMES = ("caml", "edin")
+PER_NOTE = ("caml",)
+"""Schemes under which normalising an admission's concatenated notes equals joining its normalised notes:
+``caml`` tokens never span the line break between two notes. ``edin`` keeps a number at the very start or end
+of the text, so it has to see the concatenation."""
 
 _WORD = re.compile(r"\w+")
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 _DIGIT_RUN = re.compile(r"(\s\d+)+\s")
 _SPACES = re.compile(r"\s+")
+
+# For ASCII text, r"\w" is [A-Za-z0-9_]: keep those bytes (lowercased), turn every other byte into a space.
+_WORD_BYTES = (string.ascii_letters + string.digits + "_").encode()
+_CAML_ASCII = bytes(b if b in _WORD_BYTES else 0x20 for b in range(256)).lower()
+_ASCII_SPACE = "".join(c for c in map(chr, range(128)) if c.isspace()).encode()  # what str.strip() strips
 
 
 def tokenize(text: str, scheme: str = "caml") -> list[str]:
@@ -44,9 +61,52 @@ def normalise(text: str, scheme: str = "caml") -> str:
     return " ".join(tokenize(text, scheme))
 
 
+def _caml_ascii(raw: bytes) -> tuple[str, int]:
+    """``caml`` normalisation of an ASCII note, equal to ``normalise(raw.decode(), "caml")`` with its token count."""
+    tokens = list(filterfalse(bytes.isdigit, raw.translate(_CAML_ASCII).split()))
+    return b" ".join(tokens).decode("ascii"), len(tokens)
+
+
 def _normalise_counted(note: str, scheme: str) -> tuple[str, int]:
+    if scheme == "caml" and note.isascii():
+        return _caml_ascii(note.encode("ascii"))
     tokens = tokenize(note, scheme)
     return " ".join(tokens), len(tokens)
+
+
+def prepare_notes(raws: list[bytes | None], scheme: str) -> tuple[list[str | None], list[int], int]:
+    """Decode raw note bytes and, under a :data:`PER_NOTE` scheme, normalise each note.
+
+    Returns ``(texts, n_tokens, n_repaired)``: ``texts[i]`` is None for a blank note (nothing but whitespace),
+    else the normalised note (``n_tokens[i]`` its token count) or, under other schemes, the decoded note
+    (``n_tokens[i]`` is -1); ``n_repaired`` counts notes that were not valid UTF-8, decoded with U+FFFD.
+    """
+    prepared = [_prepare_note(raw or b"", scheme) for raw in raws]
+    return [t for t, _, _ in prepared], [n for _, n, _ in prepared], sum(r for _, _, r in prepared)
+
+
+def _prepare_note(raw: bytes, scheme: str) -> tuple[str | None, int, bool]:
+    if raw.isascii():  # nearly every note: checked and normalised as bytes, without decoding
+        if not raw.strip(_ASCII_SPACE):
+            return None, 0, False
+        if scheme in PER_NOTE:
+            return *_caml_ascii(raw), False
+        return raw.decode("ascii"), -1, False
+    try:
+        note, repaired = raw.decode("utf-8"), False
+    except UnicodeDecodeError:
+        note, repaired = raw.decode("utf-8", errors="replace"), True
+    if not note.strip():
+        return None, 0, repaired
+    if scheme in PER_NOTE:
+        return *_normalise_counted(note, scheme), repaired
+    return note, -1, repaired
+
+
+def join_admission(notes: list[str], scheme: str) -> str:
+    """One admission's text from its notes in chart order: the join of normalised notes under a
+    :data:`PER_NOTE` scheme (empty ones skipped), else the raw notes joined by line breaks, to be normalised."""
+    return " ".join(n for n in notes if n) if scheme in PER_NOTE else "\n".join(notes)
 
 
 def normalise_many(notes: list[str], scheme: str = "caml", workers: int | None = None,

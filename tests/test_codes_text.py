@@ -78,3 +78,44 @@ def test_normalise_many_matches_serial_in_order():
         serial = [(text.normalise(n, scheme), len(text.tokenize(n, scheme))) for n in notes]
         assert text.normalise_many(notes, scheme, workers=2) == serial
         assert text.normalise_many(notes, scheme, workers=1) == serial
+
+
+TRICKY = [
+    "Admission Date: [**2151-7-16**]  HTN s/p CABG x3, BP 120/80, mg_dl, 2nd; 12 3.5",
+    "  \t\n ", "", "123 456", "\x1c\x1f", "_ __ a_1 1_a 007", "UPPER lower MiXeD",
+    "café au lait ½ 2² Ⅻ x²", "ΟΔΥΣΣΕΥΣ ended", "tab\tsep\u00a0nbsp", "ﬁ ligature İstanbul",
+]
+
+
+def _random_notes(n=300, seed=0):
+    import random
+    rng = random.Random(seed)
+    alphabet = "abcXYZ019_ .,;:\n\t\"'-/[]*½²éΣ\u00a0\x1c"
+    return [("".join(rng.choice(alphabet) for _ in range(rng.randint(0, 60)))) for _ in range(n)] + TRICKY
+
+
+def test_prepare_notes_matches_the_reference_tokeniser():
+    notes = _random_notes()
+    raws = [n.encode() for n in notes] + [b"caf\xe9 latin-1 HTN", None]
+    for scheme in text.SCHEMES:
+        texts, counts, repaired = text.prepare_notes(raws, scheme)
+        assert repaired == 1
+        for raw, t, n in zip(raws, texts, counts):
+            note = (raw or b"").decode("utf-8", errors="replace")
+            if not note.strip():
+                assert (t, n) == (None, 0)
+            elif scheme in text.PER_NOTE:
+                assert (t, n) == (text.normalise(note, scheme), len(text.tokenize(note, scheme)))
+            else:
+                assert (t, n) == (note, -1)
+
+
+def test_caml_normalises_note_by_note_as_it_would_the_whole_admission():
+    notes = _random_notes(seed=1)
+    for i in range(0, len(notes) - 3, 3):
+        group = notes[i:i + 3]
+        pieces = [text.normalise(n, "caml") for n in group]
+        assert text.join_admission(pieces, "caml") == text.normalise("\n".join(group), "caml")
+    # and edin cannot: a number at the end of one note and the start of the next
+    assert text.normalise("a 12\n34 b", "edin") != " ".join(text.normalise(n, "edin") for n in ("a 12", "34 b"))
+    assert text.join_admission(["a 12", "34 b"], "edin") == "a 12\n34 b"

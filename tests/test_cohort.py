@@ -2,6 +2,8 @@ import gzip
 import json
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
 import pytest
 
 from conftest import code, note, write_raw, write_table
@@ -112,11 +114,11 @@ def test_garbled_rows_empty_text_and_non_utf8_are_counted(tiny_raw, tmp_path):
     raw = gzip.decompress((tiny_raw / "NOTEEVENTS.csv.gz").read_bytes())
     raw += b'90,9,901,"2151-08-04",,,"Discharge summary","Report",,,"caf\xe9 latin-1 hypertension"\n'
     raw += b'91,9,902,"2151-08-04",,,"Discharge summary","Report",,,"   "\n'
-    raw += b'92,9,"garbled row with too few fields"\n'
+    raw += b'92,9,,"Discharge summary","garbled row with too few fields"\n'
     (tiny_raw / "NOTEEVENTS.csv.gz").write_bytes(gzip.compress(raw, mtime=0))
     summary = build(tiny_raw, tmp_path)
     s = summary["skipped"]
-    assert s["noteevents_garbled_rows"] == 1
+    assert s["discharge_rows_garbled"] == 1
     assert s["discharge_rows_empty_text"] == 1
     assert s["discharge_rows_non_utf8_repaired"] == 1
     df = load_all(tmp_path).set_index("hadm_id")
@@ -162,3 +164,62 @@ def test_output_written_atomically_on_failure(tiny_raw, tmp_path, monkeypatch):
     out = tmp_path / "cohort"
     assert not (out / "icd_labels.csv").exists() and not (out / "cohort_summary.json").exists()
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
+
+
+# --- streaming NOTEEVENTS ------------------------------------------------------------------------------------
+
+NASTY_TEXTS = [
+    'He said ""no"" twice,"Discharge summary", and left.\nLine two ends with a quote ""',
+    "Plain one-line note.",
+    'Quote at the very end ""',
+    "Several\n\nblank\r\nlines, a comma, and 12 numbers 3.5 mg",
+    '"Discharge summary" in quotes at the start',
+    "",
+]
+
+
+def _nasty_noteevents(tmp_path) -> bytes:
+    rows = []
+    for i, t in enumerate(NASTY_TEXTS * 3):
+        category = ["Discharge summary", "Nursing/other", "Radiology"][i % 3]
+        description = "Discharge summary" if i == 4 else "Report"  # the searched string in another column
+        rows.append(note(i + 1, i // 2 + 1, 100 + i // 2, t, category=category, description=description))
+    return write_table(tmp_path / "NOTEEVENTS.csv", TABLES["NOTEEVENTS"], rows, compress=False).read_bytes()
+
+
+def _parse(data: bytes) -> pd.DataFrame:
+    table = pacsv.read_csv(pa.py_buffer(data), parse_options=pacsv.ParseOptions(newlines_in_values=True),
+                           convert_options=pacsv.ConvertOptions(column_types={"TEXT": pa.string()}))
+    return table.to_pandas()
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 64, 1000, 1 << 20])
+def test_discharge_records_cut_out_exactly_the_discharge_summaries(chunk, tmp_path):
+    data = _nasty_noteevents(tmp_path)
+    everything = _parse(data)
+    expected = everything[everything["CATEGORY"] == cohort.DISCHARGE].reset_index(drop=True)
+    pieces = (data[i:i + chunk] for i in range(0, len(data), chunk))
+    blocks = list(cohort.discharge_records(pieces))
+    header = data[: data.index(b"\n") + 1]
+    assert blocks and all(b.startswith(header) for b in blocks)
+    got = pd.concat([_parse(b) for b in blocks], ignore_index=True)
+    got = got[got["CATEGORY"] == cohort.DISCHARGE].reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, expected)
+    assert len(expected) == 6 and expected["TEXT"].str.contains('"no"').any()
+
+
+def test_discharge_records_without_a_final_line_break(tmp_path):
+    data = _nasty_noteevents(tmp_path)
+    data = data[:-1] + b'\n9,9,909,2151-01-01,,,"Discharge summary","Report",,,"last note, no line break"'
+    blocks = list(cohort.discharge_records([data]))
+    assert b"last note, no line break" in blocks[-1]
+
+
+def test_parallel_reading_matches_serial(tiny_raw, tmp_path, monkeypatch):
+    monkeypatch.setattr(cohort, "PARALLEL_MIN_BYTES", 0)  # fork workers even for the tiny file
+    a = build(tiny_raw, tmp_path / "serial", workers=1)
+    b = build(tiny_raw, tmp_path / "parallel", workers=2)
+    assert a == b
+    for split in ("train", "dev", "test"):
+        assert (tmp_path / "serial" / "cohort" / f"{split}.parquet").read_bytes() == \
+            (tmp_path / "parallel" / "cohort" / f"{split}.parquet").read_bytes()
