@@ -308,8 +308,23 @@ def _runs(keys: np.ndarray) -> np.ndarray:
 
 
 def _str_column(values) -> pd.Series:
-    """Python strings as pandas' arrow-backed ``str`` column, converted through numpy (10x faster for long texts)."""
-    return pa.array(np.asarray(values, dtype=object), pa.string()).to_pandas()
+    """Python strings as pandas' arrow-backed ``str`` column.
+
+    The UTF-8 bytes are copied into one numpy buffer that arrow then uses as is: pyarrow's own conversion grows
+    its buffer in small pages, and first touching half a gigabyte of them costs seconds on some virtual machines,
+    while numpy asks Linux for huge pages.
+    """
+    values = list(values)
+    lengths = np.fromiter((len(v) if v.isascii() else len(v.encode()) for v in values), dtype=np.int64, count=len(values))
+    offsets = np.zeros(len(values) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    if offsets[-1] >= 2**31:  # past arrow's 32-bit string offsets: let pyarrow split it into chunks
+        return pa.array(np.asarray(values, dtype=object), pa.string()).to_pandas()
+    data = np.empty(offsets[-1], dtype=np.uint8)
+    for v, a, b in zip(values, offsets[:-1], offsets[1:]):
+        data[a:b] = np.frombuffer(v.encode(), dtype=np.uint8)
+    buffers = [None, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data)]
+    return pa.Array.from_buffers(pa.string(), len(values), buffers).to_pandas()
 
 
 class _Done:
@@ -363,7 +378,7 @@ def read_codes(paths: dict[str, Path], skips: Skips) -> pd.DataFrame:
         df, dotted = df[valid], dotted[valid]
         frames.append(pd.DataFrame({
             "subject_id": df["SUBJECT_ID"].to_numpy(), "hadm_id": df["HADM_ID"].to_numpy(),
-            "code": dotted.to_numpy(), "kind": kind,
+            "code": pd.Series(dotted.to_numpy(), dtype=object), "kind": kind,  # objects: iterated below
         }))
     codes = pd.concat(frames, ignore_index=True)
     dup = codes.duplicated(["hadm_id", "code"])
@@ -525,11 +540,11 @@ def build_cohort(
 
 def summarise(per_split, label_df, ccs_df, skips, not_in_d_icd, unknown_codes, no_ccs, settings) -> dict:
     """The cohort's vital statistics, reported as DVC metrics."""
-    train_codes = set(per_split["train"]["icd_codes"].explode())
+    codes = {k: set(itertools.chain.from_iterable(v["icd_codes"])) for k, v in per_split.items()}
     subjects = {k: set(v["subject_id"]) for k, v in per_split.items()}
     names = list(per_split)
     overlap = sum(len(subjects[a] & subjects[b]) for i, a in enumerate(names) for b in names[i + 1:])
-    allp = pd.concat(per_split.values(), ignore_index=True)
+    allp = pd.concat([v.drop(columns="text") for v in per_split.values()], ignore_index=True)
     return {
         "settings": settings,
         "admissions": {k: int(len(v)) for k, v in per_split.items()} | {"total": int(len(allp))},
@@ -541,9 +556,8 @@ def summarise(per_split, label_df, ccs_df, skips, not_in_d_icd, unknown_codes, n
         "n_icd_labels": int(len(label_df)),
         "n_icd_labels_by_kind": {k: int(v) for k, v in label_df["kind"].value_counts().sort_index().items()},
         "n_ccs_labels": int(len(ccs_df)),
-        "distinct_codes": {k: int(v["icd_codes"].explode().nunique()) for k, v in per_split.items()},
-        "codes_unseen_in_train": {k: int(len(set(v["icd_codes"].explode()) - train_codes))
-                                  for k, v in per_split.items() if k != "train"},
+        "distinct_codes": {k: len(c) for k, c in codes.items()},
+        "codes_unseen_in_train": {k: len(c - codes["train"]) for k, c in codes.items() if k != "train"},
         "labels_without_ccs": {"count": len(no_ccs), "examples": no_ccs[:10]},
         "codes_missing_from_d_icd": {"count": len(not_in_d_icd), "examples": not_in_d_icd[:10]},
         "codes_unknown_to_icd9cm_v32": {"count": len(unknown_codes), "examples": unknown_codes[:10]},
