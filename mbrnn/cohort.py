@@ -142,6 +142,11 @@ def read_discharge_summaries(path: Path, skips: Skips, text_norm: str = "caml", 
             raise _gzip_error(path, e) from e
         except pa.ArrowInvalid as e:
             raise CohortInputError(f"{path}: not a readable MIMIC-III NOTEEVENTS CSV ({e}).") from e
+    if not results:
+        raise CohortInputError(
+            f"{path}: no discharge summaries found. MIMIC-III v1.4 writes CATEGORY quoted, as {CATEGORY_FIELD.decode()!r}; "
+            f"is this NOTEEVENTS unmodified from {PHYSIONET}?"
+        )
     for reason in ("discharge_rows_garbled", "discharge_iserror_rows", "discharge_rows_without_hadm_id",
                    "discharge_rows_non_utf8_repaired"):
         skips.add(reason, 0)  # reported even when nothing was skipped

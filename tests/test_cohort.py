@@ -223,3 +223,10 @@ def test_parallel_reading_matches_serial(tiny_raw, tmp_path, monkeypatch):
     for split in ("train", "dev", "test"):
         assert (tmp_path / "serial" / "cohort" / f"{split}.parquet").read_bytes() == \
             (tmp_path / "parallel" / "cohort" / f"{split}.parquet").read_bytes()
+
+
+def test_noteevents_without_quoted_discharge_summaries_fail_clearly(tiny_raw, tmp_path):
+    raw = gzip.decompress((tiny_raw / "NOTEEVENTS.csv.gz").read_bytes()).replace(b'"Discharge summary"', b"Discharge summary")
+    (tiny_raw / "NOTEEVENTS.csv.gz").write_bytes(gzip.compress(raw, mtime=0))
+    with pytest.raises(CohortInputError, match=r"NOTEEVENTS\.csv\.gz: no discharge summaries found.*quoted"):
+        build(tiny_raw, tmp_path)
