@@ -22,6 +22,7 @@ import os
 import queue
 import threading
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
@@ -114,29 +115,41 @@ CATEGORY_FIELD = f',"{DISCHARGE}",'.encode()
 """A discharge summary's CATEGORY field as MIMIC-III v1.4 writes it (every text field quoted)."""
 
 
-def read_discharge_summaries(path: Path, skips: Skips, text_norm: str = "caml", workers: int | None = None,
-                             progress: bool = True, block_size: int = 1 << 24) -> pd.DataFrame:
-    """Discharge summaries per admission, normalised: columns subject_id, hadm_id, text, n_tokens.
+def worker_pool(workers: int | None, notes_path: Path):
+    """``workers`` processes (default: every core) for the cohort builder, forked now, before any thread starts;
+    none (a context giving None: work in this process) for one worker or a NOTEEVENTS too small to be worth it."""
+    workers = workers or os.cpu_count() or 1
+    if workers > 1 and notes_path.stat().st_size >= PARALLEL_MIN_BYTES:
+        return get_context("fork").Pool(workers)
+    return contextlib.nullcontext()
+
+
+def submit(pool, fn, *args):
+    """``fn(*args)`` on ``pool`` (its AsyncResult), or here and now when there is no pool."""
+    return pool.apply_async(fn, args) if pool else _Done(fn(*args))
+
+
+def read_discharge_summaries(path: Path, skips: Skips, text_norm: str = "caml", pool=None,
+                             progress: bool = True, block_size: int = 1 << 24) -> tuple[pd.DataFrame, NoteTexts]:
+    """Discharge summaries per admission: a table (subject_id, hadm_id, n_tokens) and, row for row, their
+    normalised texts (:class:`NoteTexts`).
 
     NOTEEVENTS is about 3.8 GB uncompressed for MIMIC-III, of which discharge summaries are a sixth. The main
     process decompresses it and cuts out the records whose CATEGORY field is a discharge summary
-    (:func:`discharge_records`); ``workers`` processes parse those with pyarrow, drop ISERROR rows and rows
-    without ids, then decode and normalise the text (:func:`text.prepare_notes`) while the stream goes on. An
-    admission's report and addenda are joined in chart order at the end. The result does not depend on ``workers``.
+    (:func:`discharge_records`); the processes of ``pool`` (:func:`worker_pool`; None: this one) parse those
+    with pyarrow, drop ISERROR rows and rows without ids, then decode and normalise the text
+    (:func:`text.prepare_notes`) while the stream goes on. An admission's report and addenda are joined in chart
+    order at the end. The result does not depend on the pool.
     """
-    workers = workers or os.cpu_count() or 1
-    parallel = workers > 1 and path.stat().st_size >= PARALLEL_MIN_BYTES
     pending = []
-    with (get_context("fork").Pool(workers) if parallel else contextlib.nullcontext()) as pool, \
-            tqdm(total=path.stat().st_size, desc=f"reading {path.name}", unit="B", unit_scale=True,
-                 disable=not progress) as bar:
+    with tqdm(total=path.stat().st_size, desc=f"reading {path.name}", unit="B", unit_scale=True,
+              disable=not progress) as bar:
         try:
             with pa.OSFile(str(path)) as raw, _read_ahead(
                     pa.CompressedInputStream(raw, "gzip") if path.suffix == ".gz" else raw, block_size) as chunks:
                 for block in discharge_records(chunks):
                     bar.update(raw.tell() - bar.n)
-                    args = (block, text_norm)
-                    pending.append(pool.apply_async(_prepare_block, args) if pool else _Done(_prepare_block(*args)))
+                    pending.append(submit(pool, _prepare_block, block, text_norm))
             results = [p.get() for p in pending]
         except (OSError, EOFError, zlib.error) as e:
             raise _gzip_error(path, e) from e
@@ -150,35 +163,74 @@ def read_discharge_summaries(path: Path, skips: Skips, text_norm: str = "caml", 
     for reason in ("discharge_rows_garbled", "discharge_iserror_rows", "discharge_rows_without_hadm_id",
                    "discharge_rows_non_utf8_repaired"):
         skips.add(reason, 0)  # reported even when nothing was skipped
-    for *_, counts in results:
+    for _, _, counts in results:
         for reason, n in counts.items():
             skips.add(reason, n)
-    metas = [meta for meta, *_ in results]
-    notes = pd.concat(metas, ignore_index=True) if metas else \
-        pd.DataFrame(columns=["ROW_ID", "SUBJECT_ID", "HADM_ID", "CHARTDATE", "CHARTTIME"])
-    notes["TEXT"] = pd.Series([t for _, texts, _, _ in results for t in texts], dtype=object)
-    notes["N_TOKENS"] = np.array([n for _, _, n_tokens, _ in results for n in n_tokens], dtype=np.int64)
-    empty = notes["TEXT"].isna()
-    skips.add("discharge_rows_empty_text", empty.sum())
-    notes = notes[~empty]
+    notes = pd.concat([meta.assign(BLOCK=i) for i, (meta, _, _) in enumerate(results)], ignore_index=True)
+    blank = notes["LENGTH"].to_numpy() < 0
+    skips.add("discharge_rows_empty_text", blank.sum())
+    notes = notes[~blank]
 
     # Chart order: date, then time (MIMIC leaves it empty for discharge summaries), then ROW_ID.
     notes = notes.sort_values(["HADM_ID", "CHARTDATE", "CHARTTIME", "ROW_ID"], na_position="first", kind="stable")
     hadm = notes["HADM_ID"].to_numpy()
     bounds = _runs(hadm)
     starts = bounds[:-1]
-    texts = notes["TEXT"].tolist()
-    joined = [text.join_admission(texts[a:b], text_norm) for a, b in zip(starts, bounds[1:])]
     skips.add("addenda_appended", len(hadm) - len(starts))
+    texts = NoteTexts([blob for _, blob, _ in results], *(notes[c].to_numpy() for c in ("BLOCK", "START", "LENGTH")), bounds)
     if text_norm in text.PER_NOTE:
         n_tokens = np.diff(np.r_[0, np.cumsum(notes["N_TOKENS"].to_numpy())][bounds])
-    else:
-        normalised = text.normalise_many(joined, text_norm, workers=workers, progress=progress)
-        joined, n_tokens = [t for t, _ in normalised], [n for _, n in normalised]
-    return pd.DataFrame({
-        "subject_id": notes["SUBJECT_ID"].to_numpy()[starts], "hadm_id": hadm[starts],
-        "text": pd.Series(joined, dtype=object), "n_tokens": np.asarray(n_tokens, dtype=np.int64),
-    })
+    else:  # normalise each admission's notes joined by line breaks
+        joined = [b"\n".join(pieces).decode() for pieces in texts.pieces(range(len(starts)), skip_empty=False)]
+        normalised = text.normalise_many(joined, text_norm, workers=1, progress=progress, pool=pool)
+        texts = NoteTexts.of([t.encode() for t, _ in normalised])
+        n_tokens = [n for _, n in normalised]
+    adm = pd.DataFrame({"subject_id": notes["SUBJECT_ID"].to_numpy()[starts], "hadm_id": hadm[starts],
+                        "n_tokens": np.asarray(n_tokens, dtype=np.int64)})
+    return adm, texts
+
+
+@dataclass
+class NoteTexts:
+    """Texts of admissions, kept as the UTF-8 pieces the workers sent back (a Python string per note would cost
+    seconds at MIMIC scale): admission i is pieces ``bounds[i]:bounds[i + 1]``, piece j being
+    ``blobs[block[j]][start[j]:start[j] + length[j]]``."""
+
+    blobs: list[bytes]
+    block: np.ndarray
+    start: np.ndarray
+    length: np.ndarray
+    bounds: np.ndarray
+
+    @classmethod
+    def of(cls, texts: list[bytes]) -> NoteTexts:
+        """One piece per admission."""
+        length = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+        start = np.r_[0, np.cumsum(length)][:-1]
+        return cls([b"".join(texts)], np.zeros(len(texts), dtype=np.int64), start, length, np.arange(len(texts) + 1))
+
+    def pieces(self, rows, skip_empty: bool = True):
+        """For each admission in ``rows``, its pieces as memoryviews, in chart order."""
+        views = [memoryview(b) for b in self.blobs]
+        for r in rows:
+            yield [views[self.block[j]][self.start[j]:self.start[j] + self.length[j]]
+                   for j in range(self.bounds[r], self.bounds[r + 1]) if self.length[j] or not skip_empty]
+
+    def column(self, rows) -> pd.Series:
+        """Texts of admissions ``rows`` (their pieces joined by spaces) as pandas' arrow-backed ``str`` column,
+        built in one numpy buffer: pyarrow's own conversion grows its buffer in small pages, and first touching half
+        a gigabyte of them costs seconds on some virtual machines, while numpy asks Linux for huge pages."""
+        pieces = list(self.pieces(rows))
+        lengths = np.array([sum(map(len, p)) + max(len(p) - 1, 0) for p in pieces], dtype=np.int64)
+        offsets = np.r_[0, np.cumsum(lengths)]
+        data = np.full(offsets[-1], ord(" "), dtype=np.uint8)
+        for at, admission in zip(offsets, pieces):
+            for piece in admission:
+                data[at:at + len(piece)] = np.frombuffer(piece, dtype=np.uint8)
+                at += len(piece) + 1
+        kind, width = (pa.string(), np.int32) if offsets[-1] < 2**31 else (pa.large_string(), np.int64)
+        buffers = [None, pa.py_buffer(offsets.astype(width)), pa.py_buffer(data)]
+        return pa.Array.from_buffers(kind, len(pieces), buffers).to_pandas()
 
 
 def discharge_records(chunks):
@@ -265,8 +317,9 @@ def _record_end(buf: bytes, i: int) -> int:
         i = close + 1
 
 
-def _prepare_block(block: bytes, text_norm: str) -> tuple[pd.DataFrame, list, list, dict[str, int]]:
-    """Parse a block of NOTEEVENTS records; keep valid discharge summaries, their text decoded and normalised."""
+def _prepare_block(block: bytes, text_norm: str) -> tuple[pd.DataFrame, bytes, dict[str, int]]:
+    """Parse a block of NOTEEVENTS records; keep valid discharge summaries, their text decoded and normalised
+    (:func:`text.prepare_notes`) and sent back as one byte string, each note at START, LENGTH long (-1: blank)."""
     skips = Skips()
     types = {c: pa.string() for c in NOTE_COLUMNS}
     types["TEXT"] = pa.binary()  # decoded by text.prepare_notes so that non-UTF-8 rows are counted, not fatal
@@ -285,7 +338,10 @@ def _prepare_block(block: bytes, text_norm: str) -> tuple[pd.DataFrame, list, li
     meta, valid = _valid_discharge_rows(rows.drop_columns(["TEXT"]).to_pandas(), skips)
     texts, n_tokens, repaired = text.prepare_notes(rows.column("TEXT").filter(pa.array(valid)).to_pylist(), text_norm)
     skips.add("discharge_rows_non_utf8_repaired", repaired)
-    return meta, texts, n_tokens, skips.counts
+    length = np.array([-1 if t is None else len(t) for t in texts], dtype=np.int64)  # -1: a blank note
+    meta = meta.assign(N_TOKENS=np.asarray(n_tokens, dtype=np.int64), START=np.r_[0, np.cumsum(np.maximum(length, 0))][:-1],
+                       LENGTH=length)
+    return meta, b"".join(t for t in texts if t), skips.counts
 
 
 def _valid_discharge_rows(meta: pd.DataFrame, skips: Skips) -> tuple[pd.DataFrame, np.ndarray]:
@@ -310,26 +366,6 @@ def _valid_discharge_rows(meta: pd.DataFrame, skips: Skips) -> tuple[pd.DataFram
 def _runs(keys: np.ndarray) -> np.ndarray:
     """Where each run of equal values in sorted ``keys`` starts, then ``len(keys)``: run i is [b[i], b[i+1])."""
     return np.flatnonzero(np.r_[True, keys[1:] != keys[:-1], True]) if len(keys) else np.zeros(1, dtype=np.int64)
-
-
-def _str_column(values) -> pd.Series:
-    """Python strings as pandas' arrow-backed ``str`` column.
-
-    The UTF-8 bytes are copied into one numpy buffer that arrow then uses as is: pyarrow's own conversion grows
-    its buffer in small pages, and first touching half a gigabyte of them costs seconds on some virtual machines,
-    while numpy asks Linux for huge pages.
-    """
-    values = list(values)
-    lengths = np.fromiter((len(v) if v.isascii() else len(v.encode()) for v in values), dtype=np.int64, count=len(values))
-    offsets = np.zeros(len(values) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    if offsets[-1] >= 2**31:  # past arrow's 32-bit string offsets: let pyarrow split it into chunks
-        return pa.array(np.asarray(values, dtype=object), pa.string()).to_pandas()
-    data = np.empty(offsets[-1], dtype=np.uint8)
-    for v, a, b in zip(values, offsets[:-1], offsets[1:]):
-        data[a:b] = np.frombuffer(v.encode(), dtype=np.uint8)
-    buffers = [None, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data)]
-    return pa.Array.from_buffers(pa.string(), len(values), buffers).to_pandas()
 
 
 class _Done:
@@ -389,6 +425,11 @@ def read_codes(paths: dict[str, Path], skips: Skips) -> pd.DataFrame:
     dup = codes.duplicated(["hadm_id", "code"])
     skips.add("duplicate_code_rows", dup.sum())
     return codes[~dup].sort_values(["hadm_id", "code"], kind="stable").reset_index(drop=True)
+
+
+def _read_code_tables(paths: dict[str, Path]) -> tuple[pd.DataFrame, dict, dict[str, int]]:
+    skips = Skips()
+    return read_codes(paths, skips), read_descriptions(paths), skips.counts
 
 
 def read_descriptions(paths: dict[str, Path]) -> dict[str, dict[str, str]]:
@@ -452,9 +493,16 @@ def build_cohort(
     paths = check_raw_dir(raw_dir)
     skips = Skips()
 
-    notes = read_discharge_summaries(paths["NOTEEVENTS"], skips, text_norm, workers, progress)
-    code_rows = read_codes(paths, skips)
-    descriptions = read_descriptions(paths)
+    with worker_pool(workers, paths["NOTEEVENTS"]) as pool:
+        # While NOTEEVENTS streams, a worker reads the code tables first, and a thread imports the split's library.
+        code_tables = submit(pool, _read_code_tables, paths)
+        if pool and split == "stratified":
+            threading.Thread(target=splits.load_stratifier, daemon=True).start()
+        notes, texts = read_discharge_summaries(paths["NOTEEVENTS"], skips, text_norm, pool, progress)
+        code_rows, descriptions, code_skips = code_tables.get()
+    for reason, n in code_skips.items():
+        skips.add(reason, n)
+    notes["text_row"] = np.arange(len(notes))  # the texts stay in `texts` until written
 
     distinct = code_rows[["code", "kind"]].drop_duplicates()
     not_in_d_icd = sorted(c for c, k in zip(distinct["code"], distinct["kind"]) if icd.undot(c) not in descriptions[k])
@@ -527,11 +575,15 @@ def build_cohort(
     out_dir = Path(out_dir)
     columns = ["subject_id", "hadm_id", "text", "n_tokens", "icd_codes", "ccs_codes"]
     per_split = {}
-    for k, name in enumerate(splits.SPLITS):
-        part = cohort.loc[cohort["fold"] == k, columns].sort_values("hadm_id").reset_index(drop=True)
-        part["text"] = _str_column(part["text"])  # kept as Python objects until here: cheaper to filter
-        io.write_parquet(out_dir / f"{name}.parquet", part)
-        per_split[name] = part
+    with ThreadPoolExecutor(len(splits.SPLITS)) as writers:  # pyarrow writes without the GIL: overlap them
+        written = []
+        for k, name in enumerate(splits.SPLITS):
+            part = cohort.loc[cohort["fold"] == k].sort_values("hadm_id").reset_index(drop=True)
+            part = part.assign(text=texts.column(part["text_row"].to_numpy()))[columns]
+            written.append(writers.submit(io.write_parquet, out_dir / f"{name}.parquet", part))
+            per_split[name] = part
+        for w in written:
+            w.result()
     io.write_csv(out_dir / "icd_labels.csv", label_df[["code", "kind", "description", "train_count", "ccs"]])
     io.write_csv(out_dir / "ccs_labels.csv", ccs_df)
     io.write_csv(out_dir / "code_counts.csv", counts_all)  # every code, whatever the label setting

@@ -55,6 +55,13 @@ def read_caml_splits(splits_dir: str | Path | None, setting: str, download: bool
     return out
 
 
+def load_stratifier():
+    """``iterstrat``'s IterativeStratification, imported on first use (it imports scikit-learn, 1-2 s)."""
+    from iterstrat.ml_stratifiers import IterativeStratification
+
+    return IterativeStratification
+
+
 def stratified_split(
     subject_id: np.ndarray,
     label_lists: list[list[str]],
@@ -67,8 +74,7 @@ def stratified_split(
     Patients are stratified on the union of their admissions' labels, restricted to the ``max_labels`` most
     frequent labels (the algorithm is O(patients x labels) per step; rare labels barely constrain it anyway).
     """
-    from iterstrat.ml_stratifiers import IterativeStratification
-
+    IterativeStratification = load_stratifier()
     ratios = np.asarray(ratios, dtype=float)
     if ratios.shape != (3,) or np.any(ratios < 0) or not np.isclose(ratios.sum(), 1.0):
         raise ValueError(f"cohort.split_ratios must be three non-negative numbers summing to 1, got {list(ratios)}")

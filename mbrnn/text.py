@@ -13,7 +13,7 @@ Two schemes, chosen by ``cohort.text_norm``:
 summaries with :func:`prepare_notes`, which gives the same result faster: an ASCII note (nearly all of them)
 is tokenised for ``caml`` by a byte translation table and a split instead of a regex (about 3x faster), and
 ``caml`` works note by note, so the cohort builder can normalise each note while NOTEEVENTS is still streaming
-in and join an admission's notes afterwards (:func:`join_admission`).
+in and join an admission's notes afterwards (:data:`PER_NOTE`).
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ from tqdm.auto import tqdm
 
 SCHEMES = ("caml", "edin")
 PER_NOTE = ("caml",)
-"""Schemes under which normalising an admission's concatenated notes equals joining its normalised notes:
-``caml`` tokens never span the line break between two notes. ``edin`` keeps a number at the very start or end
-of the text, so it has to see the concatenation."""
+"""Schemes under which normalising an admission's notes joined by line breaks equals joining its normalised
+notes (those left with a token) by spaces: ``caml`` tokens never span the line break between two notes.
+``edin`` keeps a number at the very start or end of the text, so it has to see the concatenation."""
 
 _WORD = re.compile(r"\w+")
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
@@ -61,37 +61,41 @@ def normalise(text: str, scheme: str = "caml") -> str:
     return " ".join(tokenize(text, scheme))
 
 
-def _caml_ascii(raw: bytes) -> tuple[str, int]:
-    """``caml`` normalisation of an ASCII note, equal to ``normalise(raw.decode(), "caml")`` with its token count."""
+def _caml_ascii(raw: bytes) -> tuple[bytes, int]:
+    """``caml`` normalisation of an ASCII note, equal to ``normalise(raw.decode(), "caml").encode()``, and its
+    token count."""
     tokens = list(filterfalse(bytes.isdigit, raw.translate(_CAML_ASCII).split()))
-    return b" ".join(tokens).decode("ascii"), len(tokens)
+    return b" ".join(tokens), len(tokens)
 
 
 def _normalise_counted(note: str, scheme: str) -> tuple[str, int]:
     if scheme == "caml" and note.isascii():
-        return _caml_ascii(note.encode("ascii"))
+        normalised, n = _caml_ascii(note.encode("ascii"))
+        return normalised.decode("ascii"), n
     tokens = tokenize(note, scheme)
     return " ".join(tokens), len(tokens)
 
 
-def prepare_notes(raws: list[bytes | None], scheme: str) -> tuple[list[str | None], list[int], int]:
+def prepare_notes(raws: list[bytes | None], scheme: str) -> tuple[list[bytes | None], list[int], int]:
     """Decode raw note bytes and, under a :data:`PER_NOTE` scheme, normalise each note.
 
     Returns ``(texts, n_tokens, n_repaired)``: ``texts[i]`` is None for a blank note (nothing but whitespace),
-    else the normalised note (``n_tokens[i]`` its token count) or, under other schemes, the decoded note
-    (``n_tokens[i]`` is -1); ``n_repaired`` counts notes that were not valid UTF-8, decoded with U+FFFD.
+    else, UTF-8 encoded, the normalised note (``n_tokens[i]`` its token count) or, under other schemes, the
+    decoded note (``n_tokens[i]`` is -1); ``n_repaired`` counts notes that were not valid UTF-8, decoded with
+    U+FFFD. Texts stay bytes: the cohort builder moves them between processes and into arrow without ever
+    needing Python strings.
     """
     prepared = [_prepare_note(raw or b"", scheme) for raw in raws]
     return [t for t, _, _ in prepared], [n for _, n, _ in prepared], sum(r for _, _, r in prepared)
 
 
-def _prepare_note(raw: bytes, scheme: str) -> tuple[str | None, int, bool]:
+def _prepare_note(raw: bytes, scheme: str) -> tuple[bytes | None, int, bool]:
     if raw.isascii():  # nearly every note: checked and normalised as bytes, without decoding
         if not raw.strip(_ASCII_SPACE):
             return None, 0, False
         if scheme in PER_NOTE:
             return *_caml_ascii(raw), False
-        return raw.decode("ascii"), -1, False
+        return raw, -1, False
     try:
         note, repaired = raw.decode("utf-8"), False
     except UnicodeDecodeError:
@@ -99,22 +103,20 @@ def _prepare_note(raw: bytes, scheme: str) -> tuple[str | None, int, bool]:
     if not note.strip():
         return None, 0, repaired
     if scheme in PER_NOTE:
-        return *_normalise_counted(note, scheme), repaired
-    return note, -1, repaired
-
-
-def join_admission(notes: list[str], scheme: str) -> str:
-    """One admission's text from its notes in chart order: the join of normalised notes under a
-    :data:`PER_NOTE` scheme (empty ones skipped), else the raw notes joined by line breaks, to be normalised."""
-    return " ".join(n for n in notes if n) if scheme in PER_NOTE else "\n".join(notes)
+        normalised, n = _normalise_counted(note, scheme)
+        return normalised.encode(), n, repaired
+    return note.encode(), -1, repaired
 
 
 def normalise_many(notes: list[str], scheme: str = "caml", workers: int | None = None,
-                   progress: bool = False, min_parallel: int = 500) -> list[tuple[str, int]]:
-    """(normalised note, token count) for each note, in order; ``workers`` processes (default: every core)."""
+                   progress: bool = False, min_parallel: int = 500, pool=None) -> list[tuple[str, int]]:
+    """(normalised note, token count) for each note, in order; on ``pool`` if given, else on ``workers``
+    processes forked for it (default: every core)."""
     work = functools.partial(_normalise_counted, scheme=scheme)
-    workers = workers or os.cpu_count() or 1
     bar = dict(total=len(notes), desc="normalising text", unit="note", disable=not progress)
+    if pool is not None:
+        return list(tqdm(pool.imap(work, notes, chunksize=64), **bar))
+    workers = workers or os.cpu_count() or 1
     if workers == 1 or len(notes) < min_parallel:
         return [work(n) for n in tqdm(notes, **bar)]
     with get_context("fork" if os.name == "posix" else "spawn").Pool(workers) as pool:

@@ -1,6 +1,7 @@
 import gzip
 import json
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -215,10 +216,11 @@ def test_discharge_records_without_a_final_line_break(tmp_path):
     assert b"last note, no line break" in blocks[-1]
 
 
-def test_parallel_reading_matches_serial(tiny_raw, tmp_path, monkeypatch):
+@pytest.mark.parametrize("norm", ["caml", "edin"])
+def test_parallel_reading_matches_serial(tiny_raw, tmp_path, monkeypatch, norm):
     monkeypatch.setattr(cohort, "PARALLEL_MIN_BYTES", 0)  # fork workers even for the tiny file
-    a = build(tiny_raw, tmp_path / "serial", workers=1)
-    b = build(tiny_raw, tmp_path / "parallel", workers=2)
+    a = build(tiny_raw, tmp_path / "serial", workers=1, text_norm=norm)
+    b = build(tiny_raw, tmp_path / "parallel", workers=2, text_norm=norm)
     assert a == b
     for split in ("train", "dev", "test"):
         assert (tmp_path / "serial" / "cohort" / f"{split}.parquet").read_bytes() == \
@@ -230,3 +232,13 @@ def test_noteevents_without_quoted_discharge_summaries_fail_clearly(tiny_raw, tm
     (tiny_raw / "NOTEEVENTS.csv.gz").write_bytes(gzip.compress(raw, mtime=0))
     with pytest.raises(CohortInputError, match=r"NOTEEVENTS\.csv\.gz: no discharge summaries found.*quoted"):
         build(tiny_raw, tmp_path)
+
+
+def test_note_texts_join_pieces_in_order_skipping_empty_ones():
+    blobs = ["alpha béta".encode(), b"gamma", b""]
+    # admission 0: "alpha", "" (empty), "béta"; admission 1: nothing; admission 2: "gamma"
+    texts = cohort.NoteTexts(blobs, block=np.array([0, 2, 0, 1]), start=np.array([0, 0, 6, 0]),
+                             length=np.array([5, 0, 5, 5]), bounds=np.array([0, 3, 3, 4]))
+    assert texts.column(np.array([2, 0, 1])).tolist() == ["gamma", "alpha béta", ""]
+    assert [[bytes(p) for p in a] for a in texts.pieces([0], skip_empty=False)] == [[b"alpha", b"", "béta".encode()]]
+    assert cohort.NoteTexts.of([b"x y", b""]).column(np.array([1, 0])).tolist() == ["", "x y"]
