@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
+import shutil
 import tempfile
 import zipfile
 from pathlib import Path
@@ -13,12 +15,16 @@ from typing import Any, Iterator
 import numpy as np
 
 
+TMP_MARK = ".tmp-"
+"""Every temporary file or folder is named ``.<target name>.tmp-<random>`` (git-ignored as ``.*.tmp-*``)."""
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix or path.suffix or ".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}{TMP_MARK}", suffix=suffix or path.suffix or ".tmp")
     os.close(fd)
     tmp = Path(tmp)
     try:
@@ -27,6 +33,68 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike, keep: tuple[str, ...] = (".gitignore",)) -> Iterator[Path]:
+    """Yield an empty temporary folder beside ``path``; on success it replaces ``path`` in one step.
+
+    Any interruption (an exception, SIGINT, SIGTERM, SIGKILL) leaves either the old folder or the new one, never
+    a mix: the swap is one ``renameat2(RENAME_EXCHANGE)`` on Linux (two renames elsewhere, with the old folder
+    restored on the next call if the process dies in between). Files named in ``keep`` that the old folder has
+    and the new one lacks (the ``.gitignore`` DVC maintains beside its outputs) are carried over. Leftovers of
+    interrupted earlier calls are removed first.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _recover(path)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}{TMP_MARK}"))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp's 0700 would make the published folder private
+    try:
+        yield tmp
+        for name in keep:
+            if (path / name).is_file() and not (tmp / name).exists():
+                shutil.copy2(path / name, tmp / name)
+        if path.exists() and _exchange(tmp, path):
+            pass  # tmp now holds the old folder
+        else:
+            old = Path(f"{tmp}.old")
+            if path.exists():
+                os.rename(path, old)
+            os.rename(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _recover(path: Path) -> None:
+    """Undo what an interrupted :func:`atomic_dir` left: restore a moved-away old folder, drop temporaries."""
+    stale = sorted(path.parent.glob(f".{path.name}{TMP_MARK}*"))
+    for p in stale:
+        if p.name.endswith(".old") and not path.exists():
+            os.rename(p, path)
+        else:
+            shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (Linux ``renameat2`` with ``RENAME_EXCHANGE``); False where unsupported."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    return renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
+
+
+def remove_stale(folder: str | os.PathLike, name: str) -> None:
+    """Remove temporary files left beside ``folder/name`` by interrupted atomic writes (they may hold text)."""
+    for p in Path(folder).glob(f".{name}.*"):
+        if p.is_file():  # ``.NAME.tmp-*`` and the ``.NAME.<random>.<suffix>`` of earlier versions
+            p.unlink(missing_ok=True)
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:

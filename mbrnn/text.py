@@ -114,8 +114,9 @@ def normalise_many(notes: list[str], scheme: str = "caml", workers: int | None =
     processes forked for it (default: every core)."""
     work = functools.partial(_normalise_counted, scheme=scheme)
     bar = dict(total=len(notes), desc="normalising text", unit="note", disable=not progress)
-    if pool is not None:
-        return list(tqdm(pool.imap(work, notes, chunksize=64), **bar))
+    if pool is not None:  # a concurrent.futures executor (the cohort builder's) or a multiprocessing pool
+        mapped = pool.map(work, notes, chunksize=64) if hasattr(pool, "submit") else pool.imap(work, notes, chunksize=64)
+        return list(tqdm(mapped, **bar))
     workers = workers or os.cpu_count() or 1
     if workers == 1 or len(notes) < min_parallel:
         return [work(n) for n in tqdm(notes, **bar)]

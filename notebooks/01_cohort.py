@@ -23,6 +23,8 @@ split_seed = 0
 caml_splits_dir = None
 caml_splits_download = False
 ccs_px_file = None
+ccs_px_fallback = None
+max_skip_share = {"default": 0.2}
 
 # %%
 import pandas as pd
@@ -34,7 +36,8 @@ goto_project_root()
 summary = cohort.build_cohort(
     raw_dir, cohort_dir, label_setting=label_setting, top_k=top_k, text_norm=text_norm, split=split,
     split_ratios=split_ratios, stratify_labels=stratify_labels, seed=split_seed, caml_splits_dir=caml_splits_dir,
-    caml_splits_download=caml_splits_download, ccs_px_file=ccs_px_file, summary_path=f"{metrics_dir}/cohort.json", source=source, progress=False,
+    caml_splits_download=caml_splits_download, ccs_px_file=ccs_px_file, ccs_px_fallback=ccs_px_fallback,
+    max_skip_share=max_skip_share, summary_path=f"{metrics_dir}/cohort.json", source=source, progress=False,
 )
 
 # %% [markdown]

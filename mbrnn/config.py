@@ -1,0 +1,225 @@
+"""Typed, validated configuration of the ``data`` and ``cohort`` sections of ``params.yaml``.
+
+Every parameter is checked before any data is read, and every error names the ``params.yaml`` key, so a typo
+costs a second, not a pass over NOTEEVENTS. :func:`load_params` turns YAML syntax errors and missing sections
+into :class:`ParamsError` too.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import yaml
+
+from . import text
+
+SOURCES = ("synthetic", "mimic3")
+LABEL_SETTINGS = ("full", "top50")
+SPLITS = ("stratified", "caml")
+CCS_PX_FALLBACKS = (None, "icd9_two_digit")
+HCUP_PRREF = ("HCUP's '$prref 2015.csv' (Single Level CCS for ICD-9-CM procedures, in Single_Level_CCS_2015.zip "
+              "from https://hcup-us.ahrq.gov/toolssoftware/ccs/ccs.jsp)")
+
+LOSS_CAUSES = {
+    # cause: what its share is taken of
+    "discharge_rows_garbled": "discharge-summary records",
+    "discharge_rows_duplicated": "discharge-summary records",
+    "discharge_rows_unquoted_category": "discharge-summary records",
+    "discharge_iserror_rows": "discharge-summary records",
+    "discharge_rows_without_hadm_id": "discharge-summary records",
+    "discharge_rows_non_utf8_repaired": "discharge-summary records",
+    "discharge_rows_empty_text": "discharge-summary records",
+    "diagnoses_icd_rows_bad_ids": "DIAGNOSES_ICD rows",
+    "diagnoses_icd_null_codes": "DIAGNOSES_ICD rows",
+    "diagnoses_icd_malformed_codes": "DIAGNOSES_ICD rows",
+    "diagnoses_icd_unknown_codes": "DIAGNOSES_ICD rows",
+    "procedures_icd_rows_bad_ids": "PROCEDURES_ICD rows",
+    "procedures_icd_null_codes": "PROCEDURES_ICD rows",
+    "procedures_icd_malformed_codes": "PROCEDURES_ICD rows",
+    "procedures_icd_unknown_codes": "PROCEDURES_ICD rows",
+    "duplicate_code_rows": "code rows",
+    "summaries_without_codes": "admissions with a discharge summary",
+    "coded_admissions_without_summary": "admissions with codes",
+    "summaries_empty_after_normalisation": "admissions with a summary and codes",
+    "caml_listed_admissions_not_in_cohort": "admissions in the CAML lists",
+    "admissions_without_full_code": "admissions",
+    "admissions_without_top50_code": "admissions",
+}
+"""Every cause that loses input, with its denominator. ``addenda_appended`` (nothing lost) and
+``cohort_admissions_not_in_caml_lists`` (a selection by design: MIMIC-III-50 lists a fifth of the admissions)
+are counted but not limited."""
+
+
+class ParamsError(ValueError):
+    """``params.yaml`` is malformed or holds a value the study cannot run with; the message names the key."""
+
+
+def load_params(path: str | Path = "params.yaml", sections: tuple[str, ...] = ("data", "cohort")) -> dict:
+    """``params.yaml`` as a dict; syntax errors and missing ``sections`` are :class:`ParamsError`."""
+    path = Path(path)
+    try:
+        params = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ParamsError(f"{path}: not found; run from the mbrnn repository (it ships params.yaml)") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ParamsError(f"{path}: not valid YAML{where}: {getattr(e, 'problem', None) or type(e).__name__}; "
+                          "fix it (indentation, a missing ':' or an unclosed bracket are the usual causes)") from None
+    if not isinstance(params, dict):
+        raise ParamsError(f"{path}: expected a mapping of sections (data:, cohort:, ...), found {type(params).__name__}")
+    for name in sections:
+        if not isinstance(params.get(name), dict):
+            raise ParamsError(f"{path}: section '{name}:' is missing or not a mapping; copy it from the repository's "
+                              "params.yaml")
+    return params
+
+
+def _int(key: str, value, lo: int | None = None, hi: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ParamsError(f"params.yaml {key} must be an integer, got {value!r}")
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        bounds = f">= {lo}" if hi is None else f"between {lo} and {hi}"
+        raise ParamsError(f"params.yaml {key} must be {bounds}, got {value!r}")
+    return value
+
+
+def _choice(key: str, value, choices) -> str:
+    if value not in choices:
+        raise ParamsError(f"params.yaml {key} must be one of {list(choices)}, got {value!r}")
+    return value
+
+
+def _path(key: str, value, optional: bool = True):
+    if value is None and optional:
+        return None
+    if not isinstance(value, (str, Path)) or not str(value).strip():
+        raise ParamsError(f"params.yaml {key} must be a path{' or null' if optional else ''}, got {value!r}")
+    return str(value)
+
+
+def _share(key: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise ParamsError(f"params.yaml {key} must be a number between 0 and 1, got {value!r}")
+    return float(value)
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """The ``data`` section."""
+
+    source: str = "synthetic"
+    raw_dir: str = "data/raw"
+    synthetic_scale: str | int = "demo"
+    synthetic_seed: int = 0
+
+    def __post_init__(self):
+        _choice("data.source", self.source, SOURCES)
+        _path("data.raw_dir", self.raw_dir, optional=False)
+        if self.synthetic_scale not in ("demo", "full"):
+            _int("data.synthetic_scale (demo, full or a number of admissions)", self.synthetic_scale, lo=1)
+        _int("data.synthetic_seed", self.synthetic_seed, lo=0)
+
+    @classmethod
+    def from_params(cls, params: dict) -> DataConfig:
+        return _from_section(cls, params, "data")
+
+
+@dataclass(frozen=True)
+class CohortConfig:
+    """The ``cohort`` section; ``source`` (``data.source``) decides whether the CCS fallback needs consent."""
+
+    cohort_dir: str = "data/cohort"
+    label_setting: str = "full"
+    top_k: int = 50
+    text_norm: str = "caml"
+    split: str = "stratified"
+    split_ratios: tuple = (0.8, 0.1, 0.1)
+    stratify_labels: int = 100
+    split_seed: int = 0
+    caml_splits_dir: str | None = None
+    caml_splits_download: bool = False
+    ccs_px_file: str | None = None
+    ccs_px_fallback: str | None = None
+    max_skip_share: dict = field(default_factory=lambda: {"default": 0.2})
+    source: str = "synthetic"
+
+    def __post_init__(self):
+        _path("cohort.cohort_dir", self.cohort_dir, optional=False)
+        _choice("cohort.label_setting", self.label_setting, LABEL_SETTINGS)
+        _int("cohort.top_k", self.top_k, lo=1)
+        _choice("cohort.text_norm", self.text_norm, text.SCHEMES)
+        _choice("cohort.split", self.split, SPLITS)
+        _ratios(self.split_ratios)
+        _int("cohort.stratify_labels", self.stratify_labels, lo=1)
+        _int("cohort.split_seed", self.split_seed, lo=0, hi=2**32 - 1)
+        _path("cohort.caml_splits_dir", self.caml_splits_dir)
+        if self.split == "caml" and self.caml_splits_dir is None:
+            raise ParamsError("params.yaml cohort.split is 'caml' but cohort.caml_splits_dir is null: point it at a "
+                              "folder with {train,dev,test}_{full,50}_hadm_ids.csv from github.com/jamesmullenbach/"
+                              "caml-mimic (mimicdata/mimic3), or use cohort.split: stratified")
+        if not isinstance(self.caml_splits_download, bool):
+            raise ParamsError(f"params.yaml cohort.caml_splits_download must be true or false, got {self.caml_splits_download!r}")
+        _choice("cohort.ccs_px_fallback", self.ccs_px_fallback, CCS_PX_FALLBACKS)
+        self._check_ccs_px_file()
+        limits(self.max_skip_share)
+        _choice("data.source", self.source, SOURCES)
+
+    def _check_ccs_px_file(self) -> None:
+        path = _path("cohort.ccs_px_file", self.ccs_px_file)
+        if path is not None and not Path(path).is_file():
+            raise ParamsError(f"params.yaml cohort.ccs_px_file: {path} not found; it should be {HCUP_PRREF}")
+        if path is None and self.source == "mimic3" and self.ccs_px_fallback is None:
+            raise ParamsError(
+                f"params.yaml cohort.ccs_px_file is null while data.source is mimic3: the paper maps procedures to "
+                f"CCS categories with {HCUP_PRREF}. Download it and set cohort.ccs_px_file to its path, or set "
+                "cohort.ccs_px_fallback: icd9_two_digit to use the coarser ICD-9-CM two-digit procedure category")
+
+    @classmethod
+    def from_params(cls, params: dict) -> CohortConfig:
+        source = params.get("data", {}).get("source", "synthetic")
+        return _from_section(cls, params, "cohort", source=source)
+
+    def build_kwargs(self) -> dict:
+        """Keyword arguments of :func:`mbrnn.cohort.build_cohort` (``split_seed`` is its ``seed``)."""
+        kw = asdict(self)
+        kw["seed"] = kw.pop("split_seed")
+        kw.pop("cohort_dir")
+        return kw
+
+
+def _ratios(value) -> tuple[float, float, float]:
+    key = "params.yaml cohort.split_ratios"
+    if not isinstance(value, (list, tuple)) or len(value) != 3 or \
+            any(isinstance(r, bool) or not isinstance(r, (int, float)) for r in value):
+        raise ParamsError(f"{key} must be three numbers (train, dev, test), got {value!r}")
+    if any(not r > 0 for r in value) or not math.isclose(sum(value), 1.0, abs_tol=1e-6):
+        raise ParamsError(f"{key} must be three positive numbers summing to 1 (no split may be empty), got {list(value)}")
+    return tuple(float(r) for r in value)
+
+
+def limits(max_skip_share) -> dict[str, float]:
+    """``cohort.max_skip_share`` checked: ``default`` and optional per-cause shares (see :data:`LOSS_CAUSES`)."""
+    key = "params.yaml cohort.max_skip_share"
+    if not isinstance(max_skip_share, dict) or "default" not in max_skip_share:
+        raise ParamsError(f"{key} must be a mapping with a 'default' share (e.g. {{default: 0.2}}), got {max_skip_share!r}")
+    unknown = sorted(set(max_skip_share) - {"default", *LOSS_CAUSES})
+    if unknown:
+        raise ParamsError(f"{key}: unknown cause(s) {unknown}; known causes: {sorted(LOSS_CAUSES)}")
+    return {cause: _share(f"cohort.max_skip_share.{cause}", v) for cause, v in max_skip_share.items()}
+
+
+def _from_section(cls, params: dict, section: str, **extra):
+    values = params.get(section)
+    if not isinstance(values, dict):
+        raise ParamsError(f"params.yaml: section '{section}:' is missing or not a mapping")
+    known = set(cls.__dataclass_fields__) - set(extra)
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ParamsError(f"params.yaml {section}: unknown key(s) {unknown}; known keys: {sorted(known)}")
+    missing = sorted(known - set(values))
+    if missing:
+        raise ParamsError(f"params.yaml {section}: missing key(s) {[f'{section}.{k}' for k in missing]}")
+    return cls(**values, **extra)
