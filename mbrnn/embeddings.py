@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from mbrnn.io import atomic_path, write_text
+from mbrnn.io import atomic_dir, atomic_path, write_text
 
 log = logging.getLogger(__name__)
 
@@ -121,16 +121,16 @@ def pretrain(cohort_dir, out_dir, corpus: str = "train", min_doc_freq: int = 3, 
     model = train_word2vec(docs, **w2v)
     W = embedding_matrix(model, vocab, normalise=normalise, unk=unk, seed=w2v.get("seed", 0))
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    write_text(out_dir / "vocab.txt", "\n".join(vocab) + "\n")
-    with atomic_path(out_dir / "embeddings.npy") as tmp:
-        np.save(tmp, W)
     # gensim stores wall-clock facts (event timestamps, platform, training time): drop them so that the same
     # params and seed give the same bytes, and DVC sees unchanged embeddings.
     model.lifecycle_events = None
     model.total_train_time = 0.0
-    with atomic_path(out_dir / "word2vec.model") as tmp:
-        model.save(str(tmp), separately=[])  # one file, so the atomic rename moves everything
+    with atomic_dir(out_dir) as tmp_dir:  # the folder is replaced whole: never old and new files mixed
+        write_text(tmp_dir / "vocab.txt", "\n".join(vocab) + "\n")
+        with atomic_path(tmp_dir / "embeddings.npy") as tmp:
+            np.save(tmp, W)
+        with atomic_path(tmp_dir / "word2vec.model") as tmp:
+            model.save(str(tmp), separately=[])  # one file, so the atomic rename moves everything
 
     index = {t: i for i, t in enumerate(vocab)}
     n_tok = sum(len(d) for d in train_docs)

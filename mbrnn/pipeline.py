@@ -10,24 +10,31 @@
     so DVC records nothing.
 ``python -m mbrnn.pipeline prepare-data``
     makes ``data/raw`` ready for ``dvc repro``: generates the embedded synthetic cohort when ``data.source`` is
-    ``synthetic`` (unless ``data.dvc`` is already satisfied), or checks the MIMIC-III files when it is ``mimic3``.
+    ``synthetic`` (unless ``data/raw`` already matches the hash pinned in ``data.dvc``, computed from the files,
+    without DVC's cache; it never overwrites files it did not write), or, when it is ``mimic3``, reads each
+    MIMIC-III table once, whole: gzip integrity, header by name, row count.
+
+``params.yaml`` is checked first (YAML syntax, the ``data`` and ``cohort`` sections, every key's value): an error
+names the key and nothing runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import hashlib
+import json
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-import yaml
+from . import io, raw
+from .config import SOURCES, CohortConfig, DataConfig, ParamsError  # noqa: F401
+from .config import load_params as _load_params
 
-from . import io
-
-SOURCES = ("synthetic", "mimic3")
+SYNTHETIC_MANIFEST = ".{name}.synthetic.json"
+"""Beside the raw folder: md5 of each file ``prepare-data`` generated, so that it never overwrites anyone else's."""
 
 
 def project_root(start: str | Path | None = None) -> Path:
@@ -47,8 +54,8 @@ def goto_project_root() -> Path:
 
 
 def load_params(path: str | Path = "params.yaml") -> dict:
-    with open(path) as f:
-        return yaml.safe_load(f)
+    """``params.yaml``; YAML syntax errors and a missing ``data``/``cohort`` section are :class:`ParamsError`."""
+    return _load_params(path)
 
 
 def lookup(params: dict, dotted: str):
@@ -119,6 +126,8 @@ def run_notebook(name: str, parameters: dict, out: str | Path | None = None, roo
     out = Path(out) if out else root / "reports" / "notebooks" / f"{name}.ipynb"
     out.parent.mkdir(parents=True, exist_ok=True)
     failed = out.with_name(out.stem + ".failed.ipynb")
+    io.remove_stale(out.parent, out.name)  # temporaries of an interrupted run (git-ignored; may hold text)
+    failed.unlink(missing_ok=True)
     nb = jupytext.read(src)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     with tempfile.TemporaryDirectory() as tmpdir, io.atomic_path(out, suffix=".ipynb") as tmp_out:
@@ -138,31 +147,67 @@ def run_notebook(name: str, parameters: dict, out: str | Path | None = None, roo
 # --- data preparation -------------------------------------------------------------------------------------
 
 def prepare_data(params: dict, root: Path) -> str:
-    data = params["data"]
-    source, raw_dir = data["source"], root / data["raw_dir"]
-    if source not in SOURCES:
-        raise ValueError(f"params.yaml data.source must be one of {SOURCES}, got {source!r}")
-    if source == "mimic3":
-        from .cohort import check_raw_dir
-
-        check_raw_dir(raw_dir)
-        return f"MIMIC-III tables found in {raw_dir}; record them with `dvc add {data['raw_dir']}` if you have not."
-    if _dvc_clean(root):
-        return f"{raw_dir} matches data.dvc; nothing to generate."
+    """Generate (``synthetic``) or check (``mimic3``) the raw tables; returns what was found or done."""
+    data = DataConfig.from_params(params)
+    CohortConfig.from_params(params)  # every cohort setting checked before any data is touched
+    raw_dir = root / data.raw_dir
+    if data.source == "mimic3":
+        return check_mimic(raw_dir, data.raw_dir)
+    pinned = _pinned(root, raw_dir)
+    if pinned and raw_dir.is_dir() and raw.dvc_dir_md5(raw_dir) == pinned:
+        return f"{raw_dir} matches the hash pinned in data.dvc; nothing to generate."
+    _refuse_foreign(raw_dir)
     from .synthetic import generate
 
-    generate(raw_dir, scale=data["synthetic_scale"], seed=data["synthetic_seed"])
-    if not _dvc_clean(root):
+    generate(raw_dir, scale=data.synthetic_scale, seed=data.synthetic_seed)
+    io.write_json(raw_dir.parent / SYNTHETIC_MANIFEST.format(name=raw_dir.name), _md5s(raw_dir))
+    if not pinned:
+        return f"generated the synthetic cohort in {raw_dir} (no data.dvc pins {data.raw_dir})."
+    if raw.dvc_dir_md5(raw_dir) != pinned:
         return (f"generated the synthetic cohort in {raw_dir}, but it does not match the hash pinned in data.dvc "
                 "(different scale/seed in params.yaml, or a generator change): run `dvc add data/raw` to re-pin it.")
-    return f"generated the synthetic cohort in {raw_dir}; it matches data.dvc."
+    return f"generated the synthetic cohort in {raw_dir}; it matches the hash pinned in data.dvc."
 
 
-def _dvc_clean(root: Path) -> bool:
-    if not (root / "data.dvc").exists():
-        return False
-    r = subprocess.run([sys.executable, "-m", "dvc", "status", "-q", "data.dvc"], cwd=root, capture_output=True)
-    return r.returncode == 0
+def check_mimic(raw_dir: Path, name: str) -> str:
+    """Read every MIMIC-III table the cohort needs once, whole, and report what was found."""
+    lines = []
+    for table in raw.TABLES:
+        found = raw.scan_table(raw.table_path(raw_dir, table), table)
+        if not found["rows"]:
+            raise raw.CohortInputError(f"{raw_dir / found['file']}: holds a header but no rows.")
+        order = "" if found["columns_in_mimic_order"] else ", columns reordered (found by name)"
+        bad = f", {found['unparsable_rows']:,} unparsable rows" if found["unparsable_rows"] else ""
+        lines.append(f"  {found['file']}: {found['rows']:,} rows (MIMIC-III v1.4: {found['mimic_iii_v1_4_rows']:,}), "
+                     f"gzip and header OK{order}{bad}")
+    return (f"MIMIC-III tables checked in {raw_dir}:\n" + "\n".join(lines) +
+            f"\nRecord them with `dvc add {name}` if you have not.")
+
+
+def _pinned(root: Path, raw_dir: Path) -> str | None:
+    """The md5 data.dvc pins for ``raw_dir`` (None when it pins another folder, or there is no data.dvc)."""
+    dvc_file = root / "data.dvc"
+    if not dvc_file.exists() or raw_dir.resolve() != (root / "data" / "raw").resolve():
+        return None
+    return raw.pinned_md5(dvc_file)
+
+
+def _md5s(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def _refuse_foreign(raw_dir: Path) -> None:
+    """Stop before overwriting files in ``raw_dir`` that an earlier ``prepare-data`` did not write."""
+    if not raw_dir.is_dir():
+        return
+    manifest = raw_dir.parent / SYNTHETIC_MANIFEST.format(name=raw_dir.name)
+    ours = json.loads(manifest.read_text()) if manifest.exists() else {}
+    foreign = sorted(n for n, md5 in _md5s(raw_dir).items() if ours.get(n) != md5)
+    if foreign:
+        raise ParamsError(
+            f"{raw_dir} holds files that prepare-data did not write ({', '.join(foreign)}); data.source is "
+            "'synthetic', so they would be overwritten. If they are MIMIC-III, set data.source: mimic3 in "
+            "params.yaml (README: Running on MIMIC-III); otherwise move them away and run prepare-data again.")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -178,10 +223,17 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     root = project_root()
-    params = load_params(root / "params.yaml")
-    if args.cmd == "prepare-data":
-        print(prepare_data(params, root))
-        return 0
+    try:  # params.yaml checked before anything runs; errors name the key, the file, the column, the row
+        params = load_params(root / "params.yaml")
+        DataConfig.from_params(params)
+        if args.cmd == "prepare-data":
+            print(prepare_data(params, root))
+            return 0
+        if args.cmd == "run" and args.notebook == "01_cohort":
+            CohortConfig.from_params(params)
+    except (ParamsError, raw.CohortInputError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     import papermill as pm
 
     parameters = notebook_parameters(params, args.specs, args.literals)
