@@ -21,6 +21,7 @@ import os
 import queue
 import signal
 import threading
+import time
 import zlib
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -137,7 +138,11 @@ class _Pool(ProcessPoolExecutor):
         self.members = list(self._processes.values())
 
     def death(self) -> str:
-        codes = [p.exitcode for p in self.members if p.exitcode not in (None, 0)]
+        for _ in range(40):  # the executor's thread may be reaping the dead process right now
+            codes = [p.exitcode for p in self.members if p.exitcode not in (None, 0, -signal.SIGTERM)]
+            if codes:
+                break
+            time.sleep(0.05)
         if not codes:
             return "a worker process died"
         code = codes[0]
