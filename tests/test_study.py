@@ -47,7 +47,7 @@ def study(tmp_path_factory):
 
     params = pipeline.load_params(ROOT / "params.yaml")
     params["data"].update(source="mimic3", raw_dir=str(raw))
-    params["cohort"].update(cohort_dir=str(tmp / "cohort"), split_ratios=[0.6, 0.2, 0.2])
+    params["cohort"].update(cohort_dir=str(tmp / "cohort"), split_ratios=[0.6, 0.2, 0.2], ccs_px_fallback="icd9_two_digit")
     params["embeddings"].update(embeddings_dir=str(tmp / "emb"), epochs=1)
     params["reports"] = {"index": str(tmp / "reports" / "README.md"), "figures_dir": str(tmp / "reports" / "figures"),
                          "tables_dir": str(tmp / "reports" / "tables"), "metrics_dir": str(tmp / "reports" / "metrics")}
