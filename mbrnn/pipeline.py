@@ -6,8 +6,8 @@
     ``-p models.mbrnn=model`` injects one value under a chosen name, ``-p models=names:keys`` the keys of a
     mapping as a list, ``-P name=value`` a literal. The executed
     notebook is written atomically to ``reports/notebooks/``; on failure the traceback is printed, the failed
-    copy goes to ``reports/notebooks/NAME.failed.ipynb`` (never a stage output) and the exit code is non-zero,
-    so DVC records nothing.
+    copy goes to ``reports/notebooks/NAME.failed.ipynb`` (never a stage output; git-ignored, like the temporaries
+    of an interrupted run, and removed by the next run) and the exit code is non-zero, so DVC records nothing.
 ``python -m mbrnn.pipeline prepare-data``
     makes ``data/raw`` ready for ``dvc repro``: generates the embedded synthetic cohort when ``data.source`` is
     ``synthetic`` (unless ``data/raw`` already matches the hash pinned in ``data.dvc``, computed from the files,
