@@ -212,14 +212,14 @@ def _stream_notes(path: Path, names: list[str], skips: Skips, text_norm: str, po
     """Each block's (meta, texts, skips) from the workers; a dead worker fails the build at the next block."""
     at = names.index("CATEGORY")
     fast = 0 < at < len(names) - 1 and set(names[:at]) <= NO_LINE_BREAKS
-    pending, unquoted = [], [0]
+    pending = []
     with tqdm(total=path.stat().st_size, desc=f"reading {path.name}", unit="B", unit_scale=True,
               disable=not progress) as bar:
         try:
             if fast:
                 with pa.OSFile(str(path)) as raw, _read_ahead(
                         pa.CompressedInputStream(raw, "gzip") if path.suffix == ".gz" else raw, block_size) as chunks:
-                    for block in discharge_records(_counting(chunks, unquoted), path):
+                    for block in discharge_records(_quoted_category(chunks, path), path):
                         bar.update(raw.tell() - bar.n)
                         pending.append(submit(pool, _prepare_block, block, text_norm, names))
             else:
@@ -236,11 +236,6 @@ def _stream_notes(path: Path, names: list[str], skips: Skips, text_norm: str, po
             f"{path}: no discharge summaries found. MIMIC-III v1.4 writes CATEGORY quoted, as {CATEGORY_FIELD.decode()!r}; "
             f"is this NOTEEVENTS unmodified from {PHYSIONET}?"
         )
-    if unquoted[0]:
-        skips.add("discharge_rows_unquoted_category", unquoted[0])
-        skips.hints["discharge_rows_unquoted_category"] = (
-            f"{path}, column CATEGORY: MIMIC-III quotes every text field; records with an unquoted "
-            f"'{DISCHARGE}' are not read. Re-export the file with every text field quoted.")
     return results
 
 
@@ -249,7 +244,7 @@ def _note_rows(results: list, skips: Skips, path: Path, limits: dict) -> pd.Data
     for reason in ("discharge_rows_garbled", "discharge_iserror_rows", "discharge_rows_without_hadm_id",
                    "discharge_rows_non_utf8_repaired"):
         skips.add(reason, 0)  # reported even when nothing was skipped
-    records = skips.counts.get("discharge_rows_unquoted_category", 0)
+    records = 0
     for _, _, counts in results:
         records += counts.pop("records")
         for reason, n in counts.items():
@@ -262,8 +257,7 @@ def _note_rows(results: list, skips: Skips, path: Path, limits: dict) -> pd.Data
         skips.add("discharge_rows_duplicated", dup.sum())
         skips.hints["discharge_rows_duplicated"] = f"{path}, column ROW_ID: rows repeat (a file appended twice?)."
     for reason in ("discharge_rows_garbled", "discharge_iserror_rows", "discharge_rows_without_hadm_id",
-                   "discharge_rows_non_utf8_repaired", "discharge_rows_empty_text", "discharge_rows_duplicated",
-                   "discharge_rows_unquoted_category"):
+                   "discharge_rows_non_utf8_repaired", "discharge_rows_empty_text", "discharge_rows_duplicated"):
         skips.of[reason] = records
     skips.hints.setdefault("discharge_rows_garbled", f"{path}: records pyarrow cannot parse (wrong field count).")
     skips.check(limits)
@@ -271,12 +265,20 @@ def _note_rows(results: list, skips: Skips, path: Path, limits: dict) -> pd.Data
     return notes[~blank & ~dup]
 
 
-def _counting(chunks, count: list[int]):
-    """Pass ``chunks`` on, counting discharge-summary CATEGORY fields written without quotes (never read)."""
-    tail = b""
+def _quoted_category(chunks, path: Path, first: int = 1 << 26):
+    """Pass ``chunks`` on; stop if the first ``first`` bytes hold a discharge-summary CATEGORY written without
+    quotes (such records are never found, so they would vanish). Only the start is searched: a whole-file search
+    would cost the main thread a second pass over 3.8 GB, and a file re-exported without quotes shows it at once."""
+    seen, tail = 0, b""
     for chunk in chunks:
-        count[0] += (tail + chunk[:len(UNQUOTED_CATEGORY) - 1]).count(UNQUOTED_CATEGORY) + chunk.count(UNQUOTED_CATEGORY)
-        tail = chunk[-(len(UNQUOTED_CATEGORY) - 1):]
+        if seen < first:
+            n = (tail + chunk[:len(UNQUOTED_CATEGORY) - 1]).count(UNQUOTED_CATEGORY) + chunk.count(UNQUOTED_CATEGORY)
+            if n:
+                raise CohortInputError(
+                    f"{path}, column CATEGORY: {n} record(s) in the first {seen + len(chunk):,} bytes write "
+                    f"'{DISCHARGE}' without quotes; MIMIC-III quotes every text field, and such records would not "
+                    "be read. Re-export the file with every text field quoted.")
+            tail, seen = chunk[-(len(UNQUOTED_CATEGORY) - 1):], seen + len(chunk)
         yield chunk
 
 

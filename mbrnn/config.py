@@ -26,7 +26,6 @@ LOSS_CAUSES = {
     # cause: what its share is taken of
     "discharge_rows_garbled": "discharge-summary records",
     "discharge_rows_duplicated": "discharge-summary records",
-    "discharge_rows_unquoted_category": "discharge-summary records",
     "discharge_iserror_rows": "discharge-summary records",
     "discharge_rows_without_hadm_id": "discharge-summary records",
     "discharge_rows_non_utf8_repaired": "discharge-summary records",

@@ -234,6 +234,10 @@ def test_parallel_reading_matches_serial(tiny_raw, tmp_path, monkeypatch, norm):
 def test_noteevents_without_quoted_discharge_summaries_fail_clearly(tiny_raw, tmp_path):
     raw = gzip.decompress((tiny_raw / "NOTEEVENTS.csv.gz").read_bytes()).replace(b'"Discharge summary"', b"Discharge summary")
     (tiny_raw / "NOTEEVENTS.csv.gz").write_bytes(gzip.compress(raw, mtime=0))
+    with pytest.raises(CohortInputError, match=r"NOTEEVENTS\.csv\.gz, column CATEGORY: 11 record\(s\).*without quotes"):
+        build(tiny_raw, tmp_path)
+    raw = raw.replace(b"Discharge summary", b"Discharge report")  # no discharge summary at all
+    (tiny_raw / "NOTEEVENTS.csv.gz").write_bytes(gzip.compress(raw, mtime=0))
     with pytest.raises(CohortInputError, match=r"NOTEEVENTS\.csv\.gz: no discharge summaries found.*quoted"):
         build(tiny_raw, tmp_path)
 

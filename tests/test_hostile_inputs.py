@@ -104,7 +104,7 @@ BAD = {  # name: (table, edit, expected error class, pattern the message must ma
     "diagnoses_without_header": ("DIAGNOSES_ICD", _header_less, CohortInputError, r"DIAGNOSES_ICD\.csv\.gz: missing column"),
     "stray_quote_in_text": ("NOTEEVENTS", _stray_quote, CohortInputError, r"NOTEEVENTS\.csv\.gz: .*byte [\d,]+.*not doubled"),
     "every_row_iserror": ("NOTEEVENTS", _all_iserror, CohortLossError, r"discharge_iserror_rows: \d+ of 11"),
-    "category_half_unquoted": ("NOTEEVENTS", _unquoted_category, CohortLossError, r"discharge_rows_unquoted_category: \d+ of .*column CATEGORY"),
+    "category_half_unquoted": ("NOTEEVENTS", _unquoted_category, CohortInputError, r"NOTEEVENTS\.csv\.gz, column CATEGORY: \d+ record\(s\).*without quotes"),
     "noteevents_rows_duplicated": ("NOTEEVENTS", _duplicated, CohortLossError, r"discharge_rows_duplicated: \d+ of 22.*ROW_ID"),
     "diagnoses_header_only": ("DIAGNOSES_ICD", _header_only, CohortLossError, r"summaries_without_codes"),
     "no_shared_hadm_id": ("DIAGNOSES_ICD", _other_hadm_ids, CohortLossError, r"(summaries_without_codes|coded_admissions_without_summary): \d+ of.*same MIMIC-III release"),
