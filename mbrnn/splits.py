@@ -50,7 +50,8 @@ def read_caml_splits(splits_dir: str | Path | None, setting: str, download: bool
         ids = pd.read_csv(path, header=None, names=["hadm_id"], dtype=str)["hadm_id"].str.strip()
         bad = ~ids.str.fullmatch(r"\d+")
         if bad.any():
-            raise ValueError(f"{path}: {int(bad.sum())} lines are not HADM_IDs (first: {ids[bad].iloc[0]!r}).")
+            first = int(np.flatnonzero(bad.to_numpy())[0]) + 1
+            raise ValueError(f"{path}: {int(bad.sum())} lines are not HADM_IDs (first: entry {first}; content not shown).")
         out[split] = ids.astype(np.int64).to_numpy()
     return out
 

@@ -272,3 +272,13 @@ def test_atomic_dir_restores_the_old_folder_after_a_death_between_two_renames(tm
         (tmp / "x").write_text("new")
     assert (tmp_path / "d" / "x").read_text() == "new"
     assert [p.name for p in tmp_path.iterdir()] == ["d"]
+
+
+def test_a_bad_caml_split_list_is_named_without_its_content(raw, tmp_path):
+    d = tmp_path / "caml"
+    d.mkdir()
+    for name in SPLITS:
+        (d / f"{name}_full_hadm_ids.csv").write_text("101\n" if name != "dev" else f"101\n{SENTINEL}\n")
+    with pytest.raises(ValueError, match=r"dev_full_hadm_ids\.csv: 1 lines are not HADM_IDs \(first: entry 2") as info:
+        build(raw, tmp_path / "cohort", split="caml", caml_splits_dir=d, label_setting="full")
+    assert SENTINEL not in "".join(traceback.format_exception(info.value))
