@@ -702,14 +702,7 @@ def build_cohort(
     counts_all = _code_counts(cohort)
 
     labels = select_labels(cohort["codes_all"], label_setting, top_k)
-    label_set = set(labels)
-    cohort["icd_codes"] = [sorted(c for c in codes if c in label_set) for codes in cohort["codes_all"]]
-    no_label = cohort["icd_codes"].map(len) == 0
-    skips.add(f"admissions_without_{label_setting}_code", no_label.sum(), of=len(cohort))
-    cohort = cohort[~no_label].reset_index(drop=True)
-    skips.check(limits)
-    for k, name in enumerate(splits.SPLITS):
-        check_not_empty(int((cohort["fold"] == k).sum()), f"{name} admissions", skips)
+    cohort = _restrict_to_labels(cohort, labels, label_setting, skips, limits)
 
     label_df, ccs_df = _label_tables(cohort, labels, descriptions, mapper)
     no_ccs = label_df.loc[label_df["ccs"] == "", "code"].tolist()
@@ -723,6 +716,20 @@ def build_cohort(
     if summary_path is not None:
         io.write_json(summary_path, summary)
     return summary
+
+
+def _restrict_to_labels(cohort: pd.DataFrame, labels: list[str], setting: str, skips: Skips, limits: dict) -> pd.DataFrame:
+    """``icd_codes``: each admission's labels; admissions left without one dropped, counted and limited; every
+    split must keep an admission."""
+    label_set = set(labels)
+    cohort["icd_codes"] = [sorted(c for c in codes if c in label_set) for codes in cohort["codes_all"]]
+    no_label = cohort["icd_codes"].map(len) == 0
+    skips.add(f"admissions_without_{setting}_code", no_label.sum(), of=len(cohort))
+    cohort = cohort[~no_label].reset_index(drop=True)
+    skips.check(limits)
+    for k, name in enumerate(splits.SPLITS):
+        check_not_empty(int((cohort["fold"] == k).sum()), f"{name} admissions", skips)
+    return cohort
 
 
 def _join_codes(notes: pd.DataFrame, code_rows: pd.DataFrame, skips: Skips, limits: dict) -> pd.DataFrame:
