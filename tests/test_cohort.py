@@ -8,7 +8,7 @@ import pyarrow.csv as pacsv
 import pytest
 
 from conftest import code, note, write_raw, write_table
-from mbrnn import cohort
+from mbrnn import cohort, noteevents
 from mbrnn.cohort import TABLES, CohortInputError
 
 
@@ -222,7 +222,7 @@ def test_discharge_records_without_a_final_line_break(tmp_path):
 
 @pytest.mark.parametrize("norm", ["caml", "edin"])
 def test_parallel_reading_matches_serial(tiny_raw, tmp_path, monkeypatch, norm):
-    monkeypatch.setattr(cohort, "PARALLEL_MIN_BYTES", 0)  # fork workers even for the tiny file
+    monkeypatch.setattr(noteevents, "PARALLEL_MIN_BYTES", 0)  # fork workers even for the tiny file
     a = build(tiny_raw, tmp_path / "serial", workers=1, text_norm=norm)
     b = build(tiny_raw, tmp_path / "parallel", workers=2, text_norm=norm)
     assert a == b

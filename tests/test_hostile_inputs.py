@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from conftest import write_table
-from mbrnn import cohort, io
+from mbrnn import cohort, io, noteevents
 from mbrnn.cohort import TABLES, CohortInputError, CohortLossError, WorkerDiedError
 
 SENTINEL = "sentinelzq8hostile"
@@ -230,8 +230,8 @@ def _die(*args):
 
 
 def test_a_killed_worker_fails_the_build_within_seconds(raw, tmp_path, monkeypatch):
-    monkeypatch.setattr(cohort, "PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(cohort, "_prepare_block", _die)
+    monkeypatch.setattr(noteevents, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(noteevents, "_prepare_block", _die)
     started = time.monotonic()
     with pytest.raises(WorkerDiedError, match="SIGKILL.*out-of-memory"):
         build(raw, tmp_path / "cohort", workers=2, max_skip_share={"default": 1.0})
