@@ -87,7 +87,7 @@ def models_template() -> str:
         "data": {"values": "<DVC_METRIC_DATA>"},
         "title": "<DVC_METRIC_TITLE>", "width": 360, "height": 240,
         "transform": [{"calculate": "replace(datum.filename, /[.]csv$/, '')", "as": "model"}],
-        "mark": {"type": "line", "point": True, "tooltip": True},
+        "mark": {"type": "line", "strokeWidth": 1.5, "tooltip": True},
         "encoding": {
             "x": {"field": x, "type": "quantitative", "title": "<DVC_METRIC_X_LABEL>", "axis": {"tickMinStep": 1}},
             "y": {"field": y, "type": "quantitative", "title": "<DVC_METRIC_Y_LABEL>", "scale": {"zero": True}},
