@@ -115,15 +115,17 @@ def _legend_outside(fig, handles, labels, where: str = "right", ncol: int = 1, t
 
 
 def _log_axis(ax, which: str = "x") -> None:
-    """Log scale with plain numbers (10, 100, 1000); below two decades also 2x and 5x ticks, always >= 3 labels."""
+    """Log scale with plain numbers (10, 100, 1000); below two decades also 2x, 3x and 5x ticks (>= 3 labels)."""
     for name in ("x", "y") if which == "both" else (which,):
         axis = getattr(ax, f"{name}axis")
         getattr(ax, f"set_{name}scale")("log")
+        ax.relim()
+        ax.autoscale_view()  # limits on the log scale (before it they are linear ones, possibly from 0)
         lo, hi = getattr(ax, f"get_{name}lim")()
         plain = mticker.FuncFormatter(lambda v, _: f"{v:g}")
         axis.set_major_formatter(plain)
         if hi / max(lo, 1e-12) < 100:
-            axis.set_minor_locator(mticker.LogLocator(base=10, subs=(2.0, 5.0)))
+            axis.set_minor_locator(mticker.LogLocator(base=10, subs=(2.0, 3.0, 5.0)))
             axis.set_minor_formatter(plain)
         else:
             axis.set_minor_formatter(mticker.NullFormatter())
@@ -253,13 +255,13 @@ def _rho_label(model: str, stats: Mapping[str, float] | None) -> str:
 def plot_f1_vs_frequency(binned_by_model: Mapping[str, pd.DataFrame], stats_by_model: Mapping[str, dict] | None = None,
                          title: str = "Per-code F1 vs training frequency"):
     """Binned mean per-code F1 with its 95% CI (from analysis.f1_vs_frequency) on a log x axis, one colour per
-    model; Spearman rho in the legend (outside the axes, below)."""
-    fig, (ax,) = _figure(SINGLE, 3.6)
+    model; Spearman rho in the legend (outside the axes, on the right)."""
+    fig, (ax,) = _figure(DOUBLE, 3.2)
     order = model_order(binned_by_model)
     _errorbars(ax, {m: binned_by_model[m] for m in order},
                {m: _rho_label(m, (stats_by_model or {}).get(m)) for m in order})
     _finish(ax, title, "training occurrences (log scale)", "per-code F1 (%), mean and 95% CI")
-    _legend_outside(fig, *ax.get_legend_handles_labels(), where="bottom", ncol=1)
+    _legend_outside(fig, *ax.get_legend_handles_labels(), where="right", title="model (Spearman ρ)")
     return fig
 
 
@@ -296,6 +298,7 @@ def plot_training_curves(curves_by_model: Mapping[str, pd.DataFrame], loss_kinds
     for m, c in curves_by_model.items():
         if not need <= set(c.columns):
             raise ValueError(f"training curve of {m!r} needs columns {sorted(need)} (has {list(c.columns)})")
+    curves_by_model = {m: c for m, c in curves_by_model.items() if len(c)}  # e.g. TF-IDF: no epochs, no curve
     loss_kinds = dict(loss_kinds or {})
     kinds, scores = _curve_panels(curves_by_model, loss_kinds)
     fig = plt.figure(figsize=(DOUBLE, 5.0), layout="constrained")
@@ -313,7 +316,7 @@ def plot_training_curves(curves_by_model: Mapping[str, pd.DataFrame], loss_kinds
                 sax.plot(c["epoch"], 100 * c[col], color=color, marker="o", ms=2, lw=1, label=m)
     dev = any("dev_loss" in c.columns for c in curves_by_model.values())
     for kind, ax in loss_axes.items():
-        _finish(ax, f"{title}: {LOSS_LABELS.get(kind, f'loss ({kind})')}", "epoch",
+        _finish(ax, f"{title}: {LOSS_LABELS.get(kind, f'loss, kind {kind}')}", "epoch",
                 "loss (solid: train, dashed: dev)" if dev else "training loss")
         ax.xaxis.set_major_locator(mticker.MaxNLocator(integer=True))
     for col, ax in score_axes.items():
