@@ -357,7 +357,7 @@ def _place_label(ax, renderer, word, at, bold, taken, points):
     which point it names; a neighbour is left unlabelled then (None)."""
     inside = ax.get_window_extent(renderer)
     best = None  # (clashes, candidate)
-    for scale in _LABEL_SCALES[1:] if bold else _LABEL_SCALES:
+    for scale in _LABEL_SCALES[1:] if bold else _LABEL_SCALES[:1]:  # a neighbour's label sits beside its point
         for dx, dy, ha, va in _LABEL_OFFSETS:
             kw = dict(xytext=(dx * scale, dy * scale), textcoords="offset points", ha=ha, va=va,
                       fontsize=7 if bold else 6, fontweight="bold" if bold else "normal",
