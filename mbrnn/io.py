@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 import zipfile
 from pathlib import Path
 from typing import Any, Iterator
@@ -19,9 +20,38 @@ TMP_MARK = ".tmp-"
 """Every temporary file or folder is named ``.<target name>.tmp-<random>`` (git-ignored as ``.*.tmp-*``)."""
 
 
+_UMASK_LOCK = threading.Lock()
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it where Linux tells it (/proc), else set-and-restore under a lock.
+
+    Needed because ``mkstemp`` creates 0600 files whatever the umask: without a chmod every report written through
+    ``atomic_path`` would be unreadable to colleagues on a shared server.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    with _UMASK_LOCK:  # os.umask can only be read by setting it; other threads may create files meanwhile
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
+def default_mode(directory: bool = False) -> int:
+    """The mode ``open``/``mkdir`` would give a new file (0666) or folder (0777) under the current umask."""
+    return (0o777 if directory else 0o666) & ~current_umask()
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds."""
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds.
+
+    The result gets the mode a plain ``open`` would give it (0644 under the usual umask 022), not mkstemp's 0600.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}{TMP_MARK}", suffix=suffix or path.suffix or ".tmp")
@@ -29,6 +59,8 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     tmp = Path(tmp)
     try:
         yield tmp
+        if tmp.exists():  # the block may have replaced the file (a writer that renames its own temporary)
+            os.chmod(tmp, default_mode())
         os.replace(tmp, path)
     finally:
         if tmp.exists():
@@ -49,9 +81,7 @@ def atomic_dir(path: str | os.PathLike, keep: tuple[str, ...] = (".gitignore",))
     path.parent.mkdir(parents=True, exist_ok=True)
     _recover(path)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}{TMP_MARK}"))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp's 0700 would make the published folder private
+    os.chmod(tmp, default_mode(directory=True))  # mkdtemp's 0700 would make the published folder private
     try:
         yield tmp
         for name in keep:

@@ -1,3 +1,16 @@
+# ---
+# jupyter:
+#   jupytext:
+#     notebook_metadata_filter: kernelspec,-jupytext.text_representation.jupytext_version,-jupytext.text_representation.format_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
 # %% [markdown]
 # # 1. Cohort
 #
@@ -63,7 +76,7 @@ pd.Series(summary["skipped"], name="rows").to_frame()
 # %%
 counts = pd.read_csv(f"{cohort_dir}/code_counts.csv", dtype={"code": str})  # every code, not only the labels
 fig = plots.plot_code_frequency(counts.set_index("code")["train_count"])
-plots.save_figure(fig, figures_dir, "code_frequency")
+plots.show(plots.save_figure(fig, figures_dir, "code_frequency")["png"], plots.CAPTIONS["code_frequency"])
 
 # %% [markdown]
 # The patient overlap between splits is **0** by construction; codes seen in dev/test but never in training are

@@ -1,3 +1,16 @@
+# ---
+# jupyter:
+#   jupytext:
+#     notebook_metadata_filter: kernelspec,-jupytext.text_representation.jupytext_version,-jupytext.text_representation.format_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
 # %% [markdown]
 # # 2. Word embeddings
 #
@@ -55,4 +68,4 @@ neighbours.pivot(index="rank", columns="term", values="neighbour")
 vocab, matrix = embeddings.load(embeddings_dir)
 xy = embeddings.project_2d(matrix, vocab, list(dict.fromkeys([*neighbours["term"], *neighbours["neighbour"]])))
 fig = plots.plot_embedding_projection(xy, highlight=neighbour_terms)
-plots.save_figure(fig, figures_dir, "embedding_projection")
+plots.show(plots.save_figure(fig, figures_dir, "embedding_projection")["png"], plots.CAPTIONS["embedding_projection"])

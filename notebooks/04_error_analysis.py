@@ -1,3 +1,16 @@
+# ---
+# jupyter:
+#   jupytext:
+#     notebook_metadata_filter: kernelspec,-jupytext.text_representation.jupytext_version,-jupytext.text_representation.format_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
 # %% [markdown]
 # # 4. Error analysis by code frequency
 #
@@ -32,7 +45,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
-from IPython.display import Image, Markdown, display
+from IPython.display import Markdown, display
 
 from mbrnn import analysis, plots, report
 from mbrnn.pipeline import goto_project_root
@@ -46,6 +59,11 @@ train_counts = analysis.load_train_counts(f"{cohort_dir}/icd_labels.csv")
 gold = pd.read_parquet(f"{cohort_dir}/{split}.parquet", columns=["hadm_id", "n_tokens", "icd_codes"])  # no text
 rep = report.Report(Path(index).parent, report.provenance(source, label_setting, cohort_dir, names, split, threshold,
                                                        bucket_edges))
+
+
+def figure(fig, name: str) -> None:
+    """Save a figure (PNG, PDF), list it in the reports index and show it here at its natural size, captioned."""
+    plots.show(rep.figure(fig, figures_dir, name, plots.CAPTIONS[name]), plots.CAPTIONS[name])
 
 # %% [markdown]
 # ## Main results
@@ -66,8 +84,7 @@ buckets = analysis.bucket_table(preds, train_counts, bucket_edges, threshold, go
 display(rep.table(analysis.bucket_summary(buckets), tables_dir, "frequency_buckets",
                   "Per frequency bucket and model: codes, share of test occurrences, micro/macro P/R/F1 (%), "
                   "macro-AUC, FN, FP.").round(1))
-display(Image(rep.figure(plots.plot_f1_by_bucket(buckets), figures_dir, "f1_by_frequency_bucket",
-                         "Micro- and macro-F1 per training-frequency bucket for every model."), width=700))
+figure(plots.plot_f1_by_bucket(buckets, models=names), "f1_by_frequency_bucket")
 
 # %% [markdown]
 # Rare codes are where every model loses most: the bucket table shows how much of the test label mass sits in
@@ -77,9 +94,7 @@ display(Image(rep.figure(plots.plot_f1_by_bucket(buckets), figures_dir, "f1_by_f
 per_code = {m: analysis.per_code_f1(preds[m], train_counts, threshold, gold=gold) for m in names}
 binned, rho = zip(*(analysis.f1_vs_frequency(per_code[m]) for m in names))
 binned, rho = dict(zip(names, binned)), dict(zip(names, rho))
-display(Image(rep.figure(plots.plot_f1_vs_frequency(binned, rho), figures_dir, "f1_vs_training_frequency",
-                         "Per-code F1 against training occurrences (log scale), binned means ± SD, Spearman ρ in the "
-                         "legend."), width=700))
+figure(plots.plot_f1_vs_frequency(binned, rho), "f1_vs_training_frequency")
 display(rep.table(pd.DataFrame(rho).T.reset_index(names="model"), tables_dir, "spearman_f1_frequency",
                   "Spearman correlation between per-code F1 and training count."))
 
@@ -90,8 +105,7 @@ display(rep.table(pd.DataFrame(rho).T.reset_index(names="model"), tables_dir, "s
 per_doc = {m: analysis.per_document_f1(preds[m], gold, threshold) for m in names}
 by_len = {m: analysis.f1_vs_document(d, by="n_tokens")[0] for m, d in per_doc.items()}
 by_gold = {m: analysis.f1_vs_document(d, by="n_gold", log=False)[0] for m, d in per_doc.items()}
-display(Image(rep.figure(plots.plot_document_f1(by_len, by_gold), figures_dir, "f1_per_document",
-                         "Per-document F1 against note length and against the number of gold codes."), width=700))
+figure(plots.plot_document_f1(by_len, by_gold), "f1_per_document")
 
 # %% [markdown]
 # ## Is MBRNN's advantage significant?
@@ -112,8 +126,7 @@ display(rep.table(mc, tables_dir, "mcnemar",
 if reference_model in preds and bce_model in preds:
     delta, verdict = analysis.focal_vs_bce(buckets, focal=reference_model, bce=bce_model)
     display(rep.table(delta, tables_dir, "focal_vs_bce", "Focal loss minus BCE per frequency bucket (points of F1).").round(1))
-    display(Image(rep.figure(plots.plot_focal_vs_bce(delta), figures_dir, "focal_vs_bce",
-                             "Per-bucket F1 change from BCE to focal loss."), width=700))
+    figure(plots.plot_focal_vs_bce(delta), "focal_vs_bce")
     display(Markdown(f"**Answer on this data:** {verdict}"))
 
 # %% [markdown]
@@ -136,8 +149,9 @@ display(rep.table(tasks, tables_dir, "icd_vs_ccs",
 
 # %%
 curves = {m: pd.read_csv(f"{curves_dir}/{m}.csv") for m in names if metrics[m]["epochs_run"] > 0}
-display(Image(rep.figure(plots.plot_training_curves(curves), figures_dir, "training_curves",
-                         "Training loss and dev micro/macro-F1 per epoch."), width=700))
+# focal and BCE losses are not comparable: each kind gets its own panel (the metrics file records the model's params)
+loss_kinds = {m: metrics[m]["params"]["model"].get("loss", "bce") for m in curves if "params" in metrics[m]}
+figure(plots.plot_training_curves(curves, loss_kinds), "training_curves")
 
 # %% [markdown]
 # The index of every figure and table, with the data and parameters that made them, is written to
@@ -145,7 +159,7 @@ display(Image(rep.figure(plots.plot_training_curves(curves), figures_dir, "train
 
 # %%
 rep.add("figure", "code_frequency", [f"{figures_dir}/code_frequency.{x}" for x in ("png", "pdf")],
-        "Long tail of ICD-9 code frequencies in the training split (every code).", "cohort")
+        plots.CAPTIONS["code_frequency"], "cohort")
 rep.add("figure", "embedding_projection", [f"{figures_dir}/embedding_projection.{x}" for x in ("png", "pdf")],
-        "word2vec neighbours of clinical terms, PCA to 2-D.", "embeddings")
+        plots.CAPTIONS["embedding_projection"], "embeddings")
 rep.write(Path(index).name)

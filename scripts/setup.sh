@@ -19,7 +19,10 @@ if [[ ! -f $stamp || "$(cat "$stamp")" != "$want" ]]; then
   echo "installing torch (${MBRNN_TORCH:-torch==2.13.0}) and mbrnn into .venv (first run takes a few minutes)"
   "${pip[@]}" "${MBRNN_TORCH:-torch==2.13.0}" ${MBRNN_TORCH_INDEX:+--extra-index-url "$MBRNN_TORCH_INDEX"}
   "${pip[@]}" -e ".[test]"
+  rm -f .dvc/plots/offline.html  # rewritten below from the (maybe new) vl-convert-python
   echo "$want" > "$stamp"
 fi
+# the offline page template of `dvc plots show` (.dvc/config plots.html_template; not in git)
+[[ -f .dvc/plots/offline.html ]] || .venv/bin/python -m mbrnn.dvc_plots
 # shellcheck disable=SC1091
 source .venv/bin/activate

@@ -104,3 +104,27 @@ def test_no_note_text_reaches_reports(study):
     assert SENTINEL in cohort_text  # planted where a leak would come from
     leaked = [p for p in (tmp / "reports").rglob("*") if p.is_file() and SENTINEL.encode() in p.read_bytes()]
     assert not leaked
+
+
+@pytest.mark.slow
+def test_executed_notebooks_show_their_figures_with_captions(study):
+    """Each figure a notebook makes is an inline image (image/png) with its caption right under it."""
+    import nbformat
+
+    from mbrnn.plots import CAPTIONS
+
+    tmp, _ = study
+    want = {"01_cohort": ["code_frequency"], "02_embeddings": ["embedding_projection"],
+            "04_error_analysis": ["f1_by_frequency_bucket", "f1_vs_training_frequency", "f1_per_document",
+                                  "focal_vs_bce", "training_curves"]}
+    for name, figures in want.items():
+        nb = nbformat.read(tmp / "reports" / "notebooks" / f"{name}.ipynb", as_version=4)
+        assert nb.metadata["kernelspec"]["name"] == "python3"
+        captions = []
+        for cell in nb.cells:
+            outs = cell.get("outputs", [])
+            captions += [outs[i + 1]["data"].get("text/markdown", "") if i + 1 < len(outs) else ""
+                         for i, o in enumerate(outs) if "image/png" in o.get("data", {})]
+        assert len(captions) == len(figures), name
+        for figure, caption in zip(figures, captions):
+            assert CAPTIONS[figure] in caption, (name, figure)
