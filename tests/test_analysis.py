@@ -485,3 +485,16 @@ def test_focal_vs_bce_over_seeds_does_not_call_noise_a_finding():
     assert "2 seeds" in verdict and "beyond the spread" in verdict
     _, one = A.focal_vs_bce(s0)
     assert "one seed" in one and "no trade-off" in one
+
+
+def test_reports_readme_marks_not_converged_models(tmp_path):
+    from mbrnn import report
+
+    files = {"mbrnn": metrics_file(8, 8), "laat": metrics_file(3, 9, converged=True), "tfidf": metrics_file(0, 0)}
+    rep = report.Report(tmp_path, {"data": "demo"})
+    rep.section("Convergence", report.convergence_lines({m: A.convergence_label(f) for m, f in files.items()}))
+    text = rep.write().read_text()
+    assert "## Convergence" in text and "**1 model(s) not converged** (`mbrnn`)" in text
+    assert "- `mbrnn`: **not converged (best epoch 8 of 8, patience 3)**" in text and "- `laat`: converged" in text
+    ok = report.convergence_lines({"laat": "converged", "tfidf": "no epochs"})
+    assert "not converged" not in " ".join(ok) and ok[0].startswith("Every model with epochs")
