@@ -752,6 +752,26 @@ BUCKET_COLUMNS = {"n_codes": "codes", "n_codes_in_test": "codes in test",
 _COUNT_COLUMNS = ("n_codes", "n_codes_in_test", "fn", "fp")
 
 
+def focal_summary(delta: pd.DataFrame) -> pd.DataFrame:
+    """The focal-vs-BCE frame with headers that name each metric's definition (points; SD over seeds)."""
+    names = {"bucket": "bucket", "n_codes": "codes"}
+    for k in ("micro_f1", "macro_f1"):
+        label = METRIC_NAMES[k]
+        names.update({f"{k}_focal": f"{label} focal", f"{k}_bce": f"{label} BCE", f"delta_{k}": f"Δ {label}",
+                      f"delta_{k}_sd": f"Δ {label} SD"})
+    out = delta[[c for c in names if c in delta.columns]].rename(columns=names)
+    out["codes"] = out["codes"].round().astype(int)
+    return out
+
+
+def spearman_table(stats_by_model: Mapping[str, dict]) -> pd.DataFrame:
+    """Spearman results per model for display: rho, p-value as a two-significant-digit string, n as an integer."""
+    df = pd.DataFrame(stats_by_model).T.reset_index(names="model")
+    df["n"] = df["n"].astype(int)
+    df["p_value"] = df["p_value"].map(lambda p: "–" if pd.isna(p) else f"{p:.2g}")
+    return df
+
+
 def empty_buckets(buckets: pd.DataFrame) -> list[str]:
     """Buckets of a bucket table that hold no code (left out of the summary and named in its caption)."""
     d = buckets[buckets["bucket"] != "all"]

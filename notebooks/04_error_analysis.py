@@ -84,13 +84,13 @@ display(rep.table(main, tables_dir, "main_results",
 # %%
 buckets = analysis.bucket_table(preds, train_counts, edges, threshold, gold=gold)
 empty = analysis.empty_buckets(buckets)
-empty_note = f" Buckets {', '.join(empty)} hold no code and are left out." if empty else ""
+empty_note = f" Left out because they hold no code: {', '.join(empty)}." if empty else ""
 display(rep.table(analysis.bucket_summary(buckets), tables_dir, "frequency_buckets",
                   f"Per frequency bucket and model (primary seed), {edge_text}: codes, share of test occurrences, "
                   "micro/macro P/R (%), Macro-F1 (CAML) and Macro-F1 (per-label mean) over the bucket's codes, "
                   f"macro-AUC, FN, FP; the row `all` equals the main table.{empty_note}").round(1))
 display(Image(rep.figure(plots.plot_f1_by_bucket(buckets), figures_dir, "f1_by_frequency_bucket",
-                         "Micro- and macro-F1 per training-frequency bucket for every model."), width=700))
+                         f"Micro-F1 and Macro-F1 (CAML) per training-frequency bucket for every model (primary seed), {edge_text}."), width=700))
 
 # %% [markdown]
 # Rare codes are where every model loses most: the bucket table shows how much of the test label mass sits in
@@ -103,7 +103,7 @@ binned, rho = dict(zip(names, binned)), dict(zip(names, rho))
 display(Image(rep.figure(plots.plot_f1_vs_frequency(binned, rho), figures_dir, "f1_vs_training_frequency",
                          "Per-code F1 against training occurrences (log scale), binned means ± SD, Spearman ρ in the "
                          "legend."), width=700))
-display(rep.table(pd.DataFrame(rho).T.reset_index(names="model"), tables_dir, "spearman_f1_frequency",
+display(rep.table(analysis.spearman_table(rho), tables_dir, "spearman_f1_frequency",
                   "Spearman correlation between per-code F1 and training count."))
 
 # %% [markdown]
@@ -142,12 +142,12 @@ if reference_model in preds and bce_model in preds:
         {m: analysis.load_predictions(analysis.predictions_path(models_dir, m, split, s, seeds[m][0]))
          for m in (reference_model, bce_model)}, train_counts, edges, threshold, gold=gold) for s in paired]
     delta, verdict = analysis.focal_vs_bce(by_seed, focal=reference_model, bce=bce_model)
-    display(rep.table(delta, tables_dir, "focal_vs_bce",
+    display(rep.table(analysis.focal_summary(delta), tables_dir, "focal_vs_bce",
                       f"Focal loss minus BCE per frequency bucket ({edge_text}): Micro-F1 and Macro-F1 (CAML) in "
-                      f"points, mean over seeds {paired} (delta_*_sd: SD over seeds; empty with one seed). "
+                      f"points, mean over seeds {paired} (SD columns: SD over seeds, empty with one seed). "
                       + verdict).round(1))
     display(Image(rep.figure(plots.plot_focal_vs_bce(delta), figures_dir, "focal_vs_bce",
-                             "Per-bucket F1 change from BCE to focal loss."), width=700))
+                             "Per-bucket change of Micro-F1 and Macro-F1 (CAML) from BCE to focal loss, mean over seeds."), width=700))
     display(Markdown(f"**Answer on this data:** {verdict}"))
 
 # %% [markdown]
@@ -175,7 +175,7 @@ display(rep.table(tasks, tables_dir, "icd_vs_ccs",
 # %%
 curves = {m: pd.read_csv(f"{curves_dir}/{m}.csv") for m in names if metrics[m]["epochs_run"] > 0}
 display(Image(rep.figure(plots.plot_training_curves(curves), figures_dir, "training_curves",
-                         "Training loss and dev micro/macro-F1 per epoch."), width=700))
+                         "Training loss and dev Micro-F1 / Macro-F1 (CAML) per epoch (primary seed)."), width=700))
 
 # %% [markdown]
 # The index of every figure and table, with the data and parameters that made them, is written to

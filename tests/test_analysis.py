@@ -498,3 +498,15 @@ def test_reports_readme_marks_not_converged_models(tmp_path):
     assert "- `mbrnn`: **not converged (best epoch 8 of 8, patience 3)**" in text and "- `laat`: converged" in text
     ok = report.convergence_lines({"laat": "converged", "tfidf": "no epochs"})
     assert "not converged" not in " ".join(ok) and ok[0].startswith("Every model with epochs")
+
+
+def test_markdown_keeps_text_columns_verbatim(tmp_path):
+    """p-values are shown as strings ('4.9e-09'); tabulate must not reparse them as numbers and round to 0.0."""
+    df = pd.DataFrame({"model": ["a", "b"], "p_value": ["4.9e-09", "0.25"], "micro_f1": [12.345, 1.0]})
+    md = write_table(df, tmp_path, "t", "cap", decimals=1)["md"].read_text()
+    assert "4.9e-09" in md and "0.25" in md and "12.3" in md and "12.345" not in md
+
+
+def test_spearman_table_for_display():
+    t = A.spearman_table({"a": {"rho": 0.5, "p_value": 3.2e-7, "n": 50}, "b": {"rho": np.nan, "p_value": np.nan, "n": 2}})
+    assert t["p_value"].tolist() == ["3.2e-07", "–"] and t["n"].tolist() == [50, 2] and t["model"].tolist() == ["a", "b"]
