@@ -134,11 +134,11 @@ def load_train_counts(labels_csv: str | Path) -> pd.Series:
 # ----------------------------------------------------------------------------- buckets
 
 def bucket_names(edges: Sequence[int] = DEFAULT_EDGES) -> list[str]:
-    """(0, 10, 50) -> ['0', '1–10', '11–50', '>50']."""
+    """(0, 10, 50) -> ['0', '1–10', '11–50', '>50']; a bucket of one count is named by it: (0, 1, 3) -> '1', '2–3'."""
     edges = [int(e) for e in edges]
     if not edges or edges[0] != 0 or any(b <= a for a, b in zip(edges, edges[1:])):
         raise ValueError(f"bucket edges {edges} must start at 0 and increase strictly (e.g. {list(DEFAULT_EDGES)})")
-    return ["0"] + [f"{a + 1}–{b}" for a, b in zip(edges, edges[1:])] + [f">{edges[-1]}"]
+    return ["0"] + [f"{a + 1}–{b}" if b > a + 1 else f"{b}" for a, b in zip(edges, edges[1:])] + [f">{edges[-1]}"]
 
 
 def assign_buckets(train_counts, edges: Sequence[int] = DEFAULT_EDGES) -> pd.Categorical:
@@ -152,21 +152,28 @@ def assign_buckets(train_counts, edges: Sequence[int] = DEFAULT_EDGES) -> pd.Cat
 
 
 def auto_edges(train_counts, n_buckets: int = 5) -> list[int]:
-    """Bucket edges scaled to the cohort: ``[0]`` + the 1/n ... (n-1)/n quantiles of the positive training counts.
+    """Bucket edges scaled to the cohort: ``[0]`` + up to ``n_buckets - 1`` quantile edges of the positive
+    training counts, so that the buckets above 0 hold about equally many codes.
 
-    Each edge is an observed count (inclusive upper bound), so every bucket between 1 and the largest count holds
-    codes; ties collapse edges, so a cohort with few distinct counts gets fewer buckets. Bucket ``0`` (codes
-    unseen in training) holds codes only when the label set has such codes. Used for ``bucket_edges: auto``.
+    Edges are chosen one at a time: each is the 1/k quantile of the codes not yet bucketed (k buckets left), so a
+    tie (e.g. most codes of a full label set seen once) fills one bucket and the rest are still split. Each edge
+    is an observed count (inclusive upper bound), so every bucket above 0 holds codes. Bucket ``0`` (unseen in
+    training) holds codes only when the label set has such codes. Used for ``bucket_edges: auto``.
     """
-    c = np.asarray(train_counts, dtype=np.int64)
-    pos = np.sort(c[c > 0])
     if n_buckets < 1:
         raise ValueError(f"analysis.bucket_count must be >= 1, got {n_buckets}")
-    if pos.size == 0:
-        return [0]
-    qs = np.quantile(pos, np.arange(1, n_buckets) / n_buckets, method="inverted_cdf") if n_buckets > 1 else []
-    inner = sorted({int(q) for q in qs if q < pos[-1]})  # the last bucket (> last edge) must hold a code
-    return [0, *inner]
+    c = np.asarray(train_counts, dtype=np.int64)
+    rest = np.sort(c[c > 0])
+    edges = [0]
+    for k in range(n_buckets, 1, -1):  # k buckets still to fill
+        if rest.size == 0:
+            break
+        edge = int(np.quantile(rest, 1 / k, method="inverted_cdf"))
+        if edge >= rest[-1]:  # the last bucket (> edge) would be empty
+            break
+        edges.append(edge)
+        rest = rest[rest > edge]
+    return edges
 
 
 def auto_groups(train_counts) -> tuple[int, int]:

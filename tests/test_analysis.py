@@ -56,6 +56,7 @@ def test_assign_buckets_at_the_edges():
     assert list(got.astype(str)) == want
     assert got.ordered and list(got.categories) == ["0", "1–10", "11–50", "51–100", "101–500", "501–1000", ">1000"]
     assert list(A.assign_buckets([0, 3, 4], edges=(0, 3)).astype(str)) == ["0", "1–3", ">3"]
+    assert A.bucket_names((0, 1, 3)) == ["0", "1", "2–3", ">3"]  # ties at count 1, as in a full label set
 
 
 @pytest.mark.parametrize("edges", [(1, 10), (0, 10, 10), ()])
@@ -364,7 +365,7 @@ def long_tail(n_codes=400, seed=0):
     return np.maximum(1, (2000 / np.arange(1, n_codes + 1) ** 1.1 * rng.uniform(0.7, 1.3, n_codes)).astype(int))
 
 
-@pytest.mark.parametrize("n_codes,n_buckets", [(50, 5), (400, 5), (2000, 6), (8, 3)])
+@pytest.mark.parametrize("n_codes,n_buckets", [(50, 5), (400, 5), (2000, 6), (8, 3), (3000, 5)])
 def test_auto_edges_fill_every_bucket(n_codes, n_buckets):
     counts = long_tail(n_codes)
     edges = A.auto_edges(counts, n_buckets)
