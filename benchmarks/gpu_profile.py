@@ -83,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
 
     t_start = time.perf_counter()
     out = args.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    (out / ".gitignore").write_text("*\n")  # generated outputs, never committed
     params = profile_params(args.overlay, out, args.seeds, args.tiny)
     nb_dir = out / "notebooks"
     cohort = ROOT / params["cohort"]["cohort_dir"]
