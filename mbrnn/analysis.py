@@ -478,8 +478,8 @@ def mcnemar_by_frequency(
     pred_a: Predictions,
     pred_b: Predictions,
     train_counts: pd.Series,
-    rare_max: int = 100,
-    common_min: int = 1000,
+    rare_max: int = PAPER_RARE_MAX,
+    common_min: int = PAPER_COMMON_MIN,
     threshold: float = 0.5,
     gold: pd.DataFrame | None = None,
     exact_below: int = 25,
@@ -607,7 +607,8 @@ def focal_vs_bce(
     second half of the non-empty buckets. A group's mean delta counts as a change only when it exceeds ``tol``
     and the SD of that group delta over seeds; with one seed the verdict says the spread is unknown.
     """
-    per = [_bucket_deltas(d, focal, bce) for d in ([bucket_dfs] if isinstance(bucket_dfs, pd.DataFrame) else bucket_dfs)]
+    tables = [bucket_dfs] if isinstance(bucket_dfs, pd.DataFrame) else list(bucket_dfs)
+    per = [_bucket_deltas(d, focal, bce) for d in tables]
     stacked = pd.concat(per, keys=range(len(per)), names=["seed_index"]).reset_index(level=0)
     agg = stacked.groupby("bucket", sort=False)
     out = agg.mean(numeric_only=True).drop(columns="seed_index").reset_index()
@@ -633,7 +634,8 @@ def focal_vs_bce(
             else "no: focal loss does not raise rare-code F1"
     label = METRIC_NAMES.get(metric, metric)
     spread = (f" (mean over {len(per)} seeds; SD {sd_rare:.1f} and {sd_freq:.1f}; a change within the SD is "
-              f"not counted)" if len(per) > 1 else " (one seed: the spread over seeds is unknown, so this is descriptive)")
+              "not counted)" if len(per) > 1 else " (one seed: the spread over seeds is unknown, so this is "
+              "descriptive)")
     verdict = (f"Focal loss vs BCE changes {label} by {d_rare:+.1f} points on rare buckets ({', '.join(rare)}) "
                f"and by {d_freq:+.1f} points on frequent buckets ({', '.join(freq)}){spread}: {answer}.")
     return out, verdict
@@ -798,7 +800,7 @@ def bucket_summary(buckets: pd.DataFrame) -> pd.DataFrame:
 
 
 def mcnemar_table(preds_by_model: Mapping[str, Predictions], reference: str, train_counts: pd.Series,
-                  rare_max: int = 100, common_min: int = 1000, threshold: float = 0.5,
+                  rare_max: int = PAPER_RARE_MAX, common_min: int = PAPER_COMMON_MIN, threshold: float = 0.5,
                   gold: pd.DataFrame | None = None, seed: int | None = None) -> pd.DataFrame:
     """McNemar of ``reference`` against every other model, on rare and common codes (accuracy in percent,
     p-values as strings with two significant digits, for display). ``seed`` (the primary seed whose predictions

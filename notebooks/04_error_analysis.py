@@ -90,7 +90,8 @@ display(rep.table(analysis.bucket_summary(buckets), tables_dir, "frequency_bucke
                   "micro/macro P/R (%), Macro-F1 (CAML) and Macro-F1 (per-label mean) over the bucket's codes, "
                   f"macro-AUC, FN, FP; the row `all` equals the main table.{empty_note}").round(1))
 display(Image(rep.figure(plots.plot_f1_by_bucket(buckets), figures_dir, "f1_by_frequency_bucket",
-                         f"Micro-F1 and Macro-F1 (CAML) per training-frequency bucket for every model (primary seed), {edge_text}."), width=700))
+                         "Micro-F1 and Macro-F1 (CAML) per training-frequency bucket for every model (primary "
+                         f"seed), {edge_text}."), width=700))
 
 # %% [markdown]
 # Rare codes are where every model loses most: the bucket table shows how much of the test label mass sits in
@@ -147,7 +148,8 @@ if reference_model in preds and bce_model in preds:
                       f"points, mean over seeds {paired} (SD columns: SD over seeds, empty with one seed). "
                       + verdict).round(1))
     display(Image(rep.figure(plots.plot_focal_vs_bce(delta), figures_dir, "focal_vs_bce",
-                             "Per-bucket change of Micro-F1 and Macro-F1 (CAML) from BCE to focal loss, mean over seeds."), width=700))
+                             "Per-bucket change of Micro-F1 and Macro-F1 (CAML) from BCE to focal loss, mean over "
+                             "seeds."), width=700))
     display(Markdown(f"**Answer on this data:** {verdict}"))
 
 # %% [markdown]
