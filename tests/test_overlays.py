@@ -92,3 +92,21 @@ def test_exp_command_dry_run_prints_and_runs_nothing(capsys, monkeypatch):
     out = capsys.readouterr().out.strip()
     assert out.startswith("dvc exp run -S ") and "cohort.label_setting=top50" in out and out.endswith("-n p50")
     assert "'analysis.bucket_edges=[0,10,50,100,500,1000]'" in out
+
+
+def test_gpu_profile_params_redirect_every_output(tmp_path):
+    """benchmarks/gpu_profile.py trains on the merged overlay and writes nothing outside its own folder."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gpu_profile", ROOT / "benchmarks" / "gpu_profile.py")
+    gp = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gp)
+    p = gp.profile_params(ROOT / "configs" / "gpu-paper-sizes.yaml", tmp_path, [0, 1, 2], tiny=False)
+    assert p["train"]["max_tokens"] == 4000 and p["embeddings"]["unk"] == "zero"
+    outputs = [p["embeddings"]["embeddings_dir"], *(p["train"][k] for k in ("models_dir", "state_dir", "curves_dir")),
+               *p["reports"].values()]
+    assert all(str(o).startswith(str(tmp_path)) for o in outputs)
+    assert p["cohort"] == PARAMS["cohort"]  # the demo cohort is shared, not rebuilt
+    assert p["train"].get("seeds", [p["train"].get("seed")])[0] == 0
+    name, specs, literals = gp.stage_specs("train", "mbrnn")
+    assert name == "03_train" and pipeline.notebook_parameters(p, specs, literals)["model"]["hidden"] == 300
