@@ -8,7 +8,7 @@
     notebook is written atomically to ``reports/notebooks/``; on failure the traceback is printed, the failed
     copy goes to ``reports/notebooks/NAME.failed.ipynb`` (never a stage output) and the exit code is non-zero,
     so DVC records nothing.
-``python -m mbrnn.pipeline exp OVERLAY [-n NAME] [--dry-run]``
+``python -m mbrnn.pipeline exp OVERLAY [-n NAME] [--dry-run] [-- DVC_ARGS...]``
     runs a parameter overlay (``configs/*.yaml``, see ``mbrnn/overlays.py``) as a DVC experiment: prints the
     ``dvc exp run -S key=value ...`` command it stands for and runs it (``--dry-run``: print only).
 ``python -m mbrnn.pipeline prepare-data``
@@ -169,11 +169,12 @@ def _dvc_clean(root: Path) -> bool:
 
 
 def experiment(overlay: str | Path, params: dict, name: str | None = None, dry_run: bool = False,
-               root: Path | None = None) -> int:
-    """Print the ``dvc exp run -S ...`` command of an overlay and run it unless ``dry_run`` (returns its exit code)."""
+               root: Path | None = None, extra: list[str] | None = None) -> int:
+    """Print the ``dvc exp run -S ...`` command of an overlay (plus ``extra`` dvc arguments, e.g. more ``-S``)
+    and run it unless ``dry_run``; returns its exit code."""
     from . import overlays
 
-    argv = overlays.dvc_command(overlays.settings(overlays.load(overlay), params, str(overlay)), name)
+    argv = overlays.dvc_command(overlays.settings(overlays.load(overlay), params, str(overlay)), name) + list(extra or [])
     print(overlays.describe(argv), flush=True)
     if dry_run:
         return 0
@@ -194,12 +195,17 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("overlay", help="overlay file, e.g. configs/paper-full.yaml")
     e.add_argument("-n", "--name", help="experiment name (dvc exp run -n)")
     e.add_argument("--dry-run", action="store_true", help="print the dvc command without running it")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    cut = argv.index("--") if "--" in argv else len(argv)
+    argv, extra = argv[:cut], argv[cut + 1:]  # after --: more `dvc exp run` arguments, e.g. -S key=value
     args = ap.parse_args(argv)
+    if extra and args.cmd != "exp":
+        ap.error("arguments after -- are for `exp` only")
 
     root = project_root()
     params = load_params(root / "params.yaml")
     if args.cmd == "exp":
-        return experiment(args.overlay, params, args.name, args.dry_run, root)
+        return experiment(args.overlay, params, args.name, args.dry_run, root, extra)
     if args.cmd == "prepare-data":
         print(prepare_data(params, root))
         return 0

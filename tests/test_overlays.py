@@ -92,6 +92,8 @@ def test_exp_command_dry_run_prints_and_runs_nothing(capsys, monkeypatch):
     out = capsys.readouterr().out.strip()
     assert out.startswith("dvc exp run -S ") and "cohort.label_setting=top50" in out and out.endswith("-n p50")
     assert "'analysis.bucket_edges=[0,10,50,100,500,1000]'" in out
+    assert pipeline.main(["exp", "configs/gpu-paper-sizes.yaml", "--dry-run", "--", "-S", "train.epochs=40"]) == 0
+    assert capsys.readouterr().out.strip().endswith("-S train.epochs=40")
 
 
 def test_gpu_profile_params_redirect_every_output(tmp_path):
