@@ -28,9 +28,6 @@ def test_overlay_is_short_and_dvc_applies_it_as_the_merge_does(config, tmp_path)
     argv = overlays.dvc_command(overlays.settings(overlays.load(config), PARAMS), name="x")
     assert argv[:3] == ["dvc", "exp", "run"] and argv[-2:] == ["-n", "x"]
     assert through_dvc(tmp_path, argv) == merged
-    changed = overlays.settings(overlays.load(config), PARAMS)
-    assert all(pipeline.lookup(PARAMS, k.lstrip("+")) != v for k, v in changed.items() if not k.startswith("+")) or \
-        config.stem == "paper-top50"  # top50 may restate the demo's label setting
 
 
 @pytest.mark.parametrize("name,label_setting", [("paper-full", "full"), ("paper-top50", "top50")])
