@@ -15,7 +15,11 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader ||
 python -m mbrnn.pipeline prepare-data
 seeds=()
 if [ "$#" -gt 0 ]; then seeds=(--seeds "$@"); fi
-timeout "${GPU_CHECK_LIMIT:-480}" python benchmarks/gpu_profile.py "${seeds[@]}"
+timeout "${GPU_CHECK_LIMIT:-480}" python benchmarks/gpu_profile.py "${seeds[@]}" || {
+  echo "gpu_profile stopped or failed (limit ${GPU_CHECK_LIMIT:-480} s); models finished:"
+  ls data/gpu-profile/reports/metrics/models 2>/dev/null || true
+  exit 1
+}
 if [ "${GPU_CHECK_THROUGHPUT:-0}" = 1 ]; then
   python benchmarks/train_throughput.py --device cuda --shapes demo --steps 20
   python benchmarks/train_throughput.py --device cuda --shapes paper --steps 300 --extrapolate
