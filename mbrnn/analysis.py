@@ -5,14 +5,23 @@ Inputs are the contracts of docs/architecture.md: ``data/models/<name>/{dev,test
 on arrays / DataFrames and every choice that changes a number is an argument.
 
 Conventions (used throughout):
+- every score is computed by :mod:`mbrnn.metrics` (``label_metrics``, ``per_label_counts``, ``per_label_prf``,
+  ``mean``): one metric name, one definition, in every table. In particular ``macro_f1`` is always CAML's
+  (harmonic mean of macro-P and macro-R over all codes of the group) and ``macro_f1_mean`` the mean of the
+  per-label F1; tables name them ``Macro-F1 (CAML)`` and ``Macro-F1 (per-label mean)``;
 - a code is predicted when ``prob >= threshold``;
 - the gold standard is the union of all codes of the test set (``gold``, from the split parquet) and the
   model's label set; a test code outside a model's label set is never predicted (score 0), so each of its
-  occurrences is a false negative (this is what separates ``full`` from ``top50`` models);
-- per-label P/R/F1 use 0/0 := 0; macro P/R/F1 of a group = mean of per-label values over the codes of the
-  group that occur in the test set (support > 0);
-- macro AUC = mean per-label ROC AUC over codes with both classes in the test set (a code the model does not
-  score has a constant score, i.e. AUC 0.5);
+  occurrences is a false negative (this is what separates ``full`` from ``top50`` models); its constant score
+  gives it a per-label AUC of 0.5;
+- a group's macro scores average over every code of the group in the gold universe, as the main table does over
+  the label set, so the ``all`` row of a bucket table equals ``metrics.evaluate`` on the saved predictions when
+  the gold universe is the model's label set;
+- frequency buckets and the McNemar rare/common groups are either absolute (the paper's edges, for MIMIC-scale
+  runs) or ``auto``: quantiles of this cohort's training counts, so that every group holds codes;
+- seeds: the primary seed (first of ``train.seeds``) is in ``<models_dir>/<name>/``, seed s in
+  ``<models_dir>/<name>/seed-<s>/``; paired tests use the primary seed, tables over seeds give mean ± SD, and a
+  difference within the spread over seeds (|Δ| <= SD_a + SD_b) is never called a finding;
 - analysis frames hold fractions in [0, 1]; the paper-style tables (``results_table`` ...) are in percent.
 """
 
@@ -27,9 +36,11 @@ import pandas as pd
 from scipy import stats
 from tqdm.auto import tqdm
 
+from mbrnn import metrics as M
+
 # MBRNN on MIMIC-III as published by the authors, in percent: README "Main Results" of github.com/VRCMF/MARN
 # (the model is called MARN there; Sun et al., ACM TIST 2022). Their macro-F1 follows CAML/MultiResCNN:
-# harmonic mean of macro-precision and macro-recall (our ``macro_f1_pr`` column), not the mean per-label F1.
+# harmonic mean of macro-precision and macro-recall (our ``macro_f1``), not the mean per-label F1.
 PUBLISHED_MBRNN: dict[str, dict[str, float]] = {
     "MIMIC-III-full": {"macro_auc": 91.3, "micro_auc": 98.8, "macro_f1": 11.6, "micro_f1": 58.4, "p@8": 75.4, "p@15": 60.2},
     "MIMIC-III-50": {"macro_auc": 92.7, "micro_auc": 94.7, "macro_f1": 68.2, "micro_f1": 71.8, "p@5": 67.3},
@@ -39,10 +50,12 @@ PUBLISHED_MBRNN_CCS: dict[str, dict[str, float]] = {  # same source, CCS branch
     "MIMIC-III-50": {"macro_auc": 92.8, "micro_auc": 95.0, "macro_f1": 71.2, "micro_f1": 75.0, "p@5": 69.0},
 }
 METRIC_NAMES = {
-    "macro_auc": "Macro-AUC", "micro_auc": "Micro-AUC", "macro_f1": "Macro-F1", "micro_f1": "Micro-F1",
-    "p@5": "P@5", "p@8": "P@8", "p@15": "P@15",
+    "macro_auc": "Macro-AUC", "micro_auc": "Micro-AUC", "macro_f1": "Macro-F1 (CAML)",
+    "macro_f1_mean": "Macro-F1 (per-label mean)", "micro_f1": "Micro-F1", "p@5": "P@5", "p@8": "P@8", "p@15": "P@15",
 }
-DEFAULT_EDGES = (0, 10, 50, 100, 500, 1000)
+PAPER_EDGES = (0, 10, 50, 100, 500, 1000)  # the paper's absolute buckets, for MIMIC-scale cohorts
+DEFAULT_EDGES = PAPER_EDGES
+PAPER_RARE_MAX, PAPER_COMMON_MIN = 100, 1000
 
 
 # ----------------------------------------------------------------------------- loading
@@ -121,11 +134,11 @@ def load_train_counts(labels_csv: str | Path) -> pd.Series:
 # ----------------------------------------------------------------------------- buckets
 
 def bucket_names(edges: Sequence[int] = DEFAULT_EDGES) -> list[str]:
-    """(0, 10, 50) -> ['0', '1–10', '11–50', '>50']."""
+    """(0, 10, 50) -> ['0', '1–10', '11–50', '>50']; a bucket of one count is named by it: (0, 1, 3) -> '1', '2–3'."""
     edges = [int(e) for e in edges]
     if not edges or edges[0] != 0 or any(b <= a for a, b in zip(edges, edges[1:])):
         raise ValueError(f"bucket edges {edges} must start at 0 and increase strictly (e.g. {list(DEFAULT_EDGES)})")
-    return ["0"] + [f"{a + 1}–{b}" for a, b in zip(edges, edges[1:])] + [f">{edges[-1]}"]
+    return ["0"] + [f"{a + 1}–{b}" if b > a + 1 else f"{b}" for a, b in zip(edges, edges[1:])] + [f">{edges[-1]}"]
 
 
 def assign_buckets(train_counts, edges: Sequence[int] = DEFAULT_EDGES) -> pd.Categorical:
@@ -136,6 +149,78 @@ def assign_buckets(train_counts, edges: Sequence[int] = DEFAULT_EDGES) -> pd.Cat
         raise ValueError("training counts must be non-negative integers (train_count of icd_labels.csv)")
     idx = np.searchsorted(np.asarray(edges), c, side="left")  # 0 -> 0, 1..10 -> 1, ..., >1000 -> len(edges)
     return pd.Categorical.from_codes(idx, categories=names, ordered=True)
+
+
+def auto_edges(train_counts, n_buckets: int = 5) -> list[int]:
+    """Bucket edges scaled to the cohort: ``[0]`` + up to ``n_buckets - 1`` quantile edges of the positive
+    training counts, so that the buckets above 0 hold about equally many codes.
+
+    Edges are chosen one at a time: each is the 1/k quantile of the codes not yet bucketed (k buckets left), so a
+    tie (e.g. most codes of a full label set seen once) fills one bucket and the rest are still split. Each edge
+    is an observed count (inclusive upper bound), so every bucket above 0 holds codes. Bucket ``0`` (unseen in
+    training) holds codes only when the label set has such codes. Used for ``bucket_edges: auto``.
+    """
+    if n_buckets < 1:
+        raise ValueError(f"analysis.bucket_count must be >= 1, got {n_buckets}")
+    c = np.asarray(train_counts, dtype=np.int64)
+    rest = np.sort(c[c > 0])
+    edges = [0]
+    for k in range(n_buckets, 1, -1):  # k buckets still to fill
+        if rest.size == 0:
+            break
+        edge = int(np.quantile(rest, 1 / k, method="inverted_cdf"))
+        if edge >= rest[-1]:  # the last bucket (> edge) would be empty
+            break
+        edges.append(edge)
+        rest = rest[rest > edge]
+    return edges
+
+
+def auto_groups(train_counts) -> tuple[int, int]:
+    """McNemar rare/common thresholds scaled to the cohort: rare = count <= the lower tercile, common = count >=
+    the upper tercile, returned as (rare_max, common_min) for ``count < rare_max`` / ``count >= common_min``.
+
+    Both groups hold codes whenever the counts take at least two values; the groups never overlap.
+    """
+    c = np.sort(np.asarray(train_counts, dtype=np.int64))
+    if c.size == 0 or c[0] == c[-1]:
+        raise ValueError("cannot split codes into rare and common: every code has the same training count; "
+                         "set analysis.rare_max and analysis.common_min explicitly")
+    lo, hi = (int(np.quantile(c, q, method="inverted_cdf")) for q in (1 / 3, 2 / 3))
+    rare_max = lo + 1
+    common_min = max(hi, rare_max)
+    if common_min > c[-1]:  # heavy ties at the top: the rare group is what is left below the largest count
+        rare_max, common_min = int(c[-1]), int(c[-1])
+    return rare_max, common_min
+
+
+def resolve_edges(spec, train_counts, n_buckets: int = 5) -> list[int]:
+    """``analysis.bucket_edges``: ``auto`` (:func:`auto_edges`) or an explicit list (checked)."""
+    if isinstance(spec, str):
+        if spec != "auto":
+            raise ValueError(f"analysis.bucket_edges must be 'auto' or a list of counts, got {spec!r}")
+        return auto_edges(train_counts, n_buckets)
+    edges = [int(e) for e in spec]
+    bucket_names(edges)  # validates
+    return edges
+
+
+def resolve_groups(rare_max, common_min, train_counts) -> tuple[int, int]:
+    """``analysis.rare_max`` / ``common_min``: each ``auto`` (:func:`auto_groups`) or a number."""
+    auto = auto_groups(train_counts) if "auto" in (rare_max, common_min) else (None, None)
+    for name, v in (("rare_max", rare_max), ("common_min", common_min)):
+        if v != "auto" and not isinstance(v, (int, np.integer)):
+            raise ValueError(f"analysis.{name} must be 'auto' or an integer, got {v!r}")
+    return (auto[0] if rare_max == "auto" else int(rare_max), auto[1] if common_min == "auto" else int(common_min))
+
+
+def describe_edges(spec, edges: Sequence[int], n_buckets: int) -> str:
+    """One clause for captions: which edges, and where they come from."""
+    names = ", ".join(bucket_names(edges))
+    if spec == "auto":
+        return (f"buckets {names} (training occurrences; edges scaled to this cohort: the {n_buckets}-quantiles of "
+                f"its codes' training counts)")
+    return f"buckets {names} (training occurrences; fixed edges {list(edges)})"
 
 
 # ----------------------------------------------------------------------------- alignment
@@ -215,67 +300,21 @@ def _counts_for(train_counts: pd.Series, codes: np.ndarray) -> np.ndarray:
     return train_counts.reindex(codes).to_numpy(np.int64)
 
 
-# ----------------------------------------------------------------------------- per-label scores
+# ----------------------------------------------------------------------------- group scores
 
-def _prf(tp, fp, fn):
-    """Precision, recall, F1 with 0/0 := 0 (works on scalars and arrays)."""
-    tp, fp, fn = (np.asarray(a, dtype=float) for a in (tp, fp, fn))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p = np.where(tp + fp > 0, tp / (tp + fp), 0.0)
-        r = np.where(tp + fn > 0, tp / (tp + fn), 0.0)
-        f = np.where(p + r > 0, 2 * p * r / (p + r), 0.0)
-    return p, r, f
+SCORE_KEYS = ("micro_precision", "micro_recall", "micro_f1", "macro_precision", "macro_recall", "macro_f1",
+              "macro_f1_mean", "macro_auc")
 
 
-def per_label_auc(y: np.ndarray, prob: np.ndarray) -> np.ndarray:
-    """ROC AUC of every column (Mann-Whitney, ties count 1/2); NaN where a column lacks a class. (C,)"""
-    n1 = y.sum(0).astype(float)
-    n0 = y.shape[0] - n1
-    ranks = stats.rankdata(prob, axis=0)  # (n, C), average ranks for ties
-    with np.errstate(divide="ignore", invalid="ignore"):
-        auc = ((ranks * y).sum(0) - n1 * (n1 + 1) / 2) / (n1 * n0)
-    return np.where((n1 > 0) & (n0 > 0), auc, np.nan)
-
-
-def _label_counts(y: np.ndarray, yhat: np.ndarray):
-    """Per-label tp, fp, fn, each (C,), from gold and decisions (n, C)."""
-    return (yhat & y).sum(0), (yhat & ~y).sum(0), (~yhat & y).sum(0)
-
-
-def _label_auc(y: np.ndarray, prob: np.ndarray, in_set: np.ndarray) -> np.ndarray:
-    """Per-label AUC (C,); codes outside the label set have a constant score, i.e. 0.5; NaN without both classes."""
-    n1 = y.sum(0)
-    valid = (n1 > 0) & (n1 < y.shape[0])
-    auc = np.full(y.shape[1], np.nan)
-    auc[valid & ~in_set] = 0.5
-    scored = valid & in_set
-    auc[scored] = per_label_auc(y[:, scored], prob[:, scored])
-    return auc
-
-
-def _group_scores(tp, fp, fn, support, auc, mask) -> dict:
-    """Micro/macro scores over the codes selected by mask, from per-label counts (C,)."""
-    tp, fp, fn, support, auc = tp[mask], fp[mask], fn[mask], support[mask], auc[mask]
-    mi_p, mi_r, mi_f = _prf(tp.sum(), fp.sum(), fn.sum())
-    if tp.sum() + fp.sum() + fn.sum() == 0:  # nothing to score in this group
-        mi_p = mi_r = mi_f = np.nan
-    p, r, f = _prf(tp, fp, fn)
-    seen = support > 0
-    return dict(
-        tp=int(tp.sum()), fp=int(fp.sum()), fn=int(fn.sum()),
-        micro_p=float(mi_p), micro_r=float(mi_r), micro_f1=float(mi_f),
-        macro_p=_mean(p[seen]), macro_r=_mean(r[seen]), macro_f1=_mean(f[seen]),
-        macro_f1_pr=float(_prf_hmean(_mean(p[seen]), _mean(r[seen]))),
-        macro_auc=_mean(auc[~np.isnan(auc)]), n_auc_codes=int((~np.isnan(auc)).sum()),
-    )
-
-
-def _prf_hmean(p: float, r: float) -> float:
-    return 2 * p * r / (p + r) if p + r > 0 else (0.0 if p == p and r == r else float("nan"))
-
-
-def _mean(x) -> float:
-    return float(np.mean(x)) if len(x) else float("nan")
+def _group_scores(y: np.ndarray, prob: np.ndarray, threshold: float, mask: np.ndarray) -> dict:
+    """Scores of the codes selected by ``mask`` (C,) from ``metrics.label_metrics``; NaN for an empty group."""
+    if not mask.any():
+        return dict(tp=0, fp=0, fn=0, **{k: float("nan") for k in SCORE_KEYS}, n_auc_codes=0)
+    yg, pg = y[:, mask], prob[:, mask]
+    tp, fp, fn = M.per_label_counts(yg, pg >= np.float64(threshold))
+    m = M.label_metrics(yg, pg, threshold)
+    return dict(tp=int(tp.sum()), fp=int(fp.sum()), fn=int(fn.sum()), **{k: m[k] for k in SCORE_KEYS},
+                n_auc_codes=m["n_auc_labels"])
 
 
 def bucket_table(
@@ -289,11 +328,13 @@ def bucket_table(
 ) -> pd.DataFrame:
     """Scores per (frequency bucket, model); one row each, plus an ``all`` row per model.
 
-    Columns: n_codes (codes of the bucket occurring in the test set), n_codes_in_model (of those, in the
-    model's label set), test_occurrences and share_test_occurrences (gold (doc, code) pairs), tp/fp/fn, micro
-    P/R/F1, macro P/R/F1 (mean of per-label values over the n_codes), macro_f1_pr (harmonic mean of macro P and
-    R, the CAML convention of the published numbers), macro_auc over n_auc_codes codes with both classes. Fractions.
+    Columns: n_codes (codes of the gold universe in the bucket), n_codes_in_test (of those, occurring in the
+    test set), n_codes_in_model (in the model's label set), test_occurrences and share_test_occurrences (gold
+    (doc, code) pairs), tp/fp/fn, and the ``metrics.label_metrics`` scores of the bucket's codes: micro P/R/F1,
+    macro P/R, macro_f1 (CAML), macro_f1_mean (per-label mean), macro_auc over n_auc_codes codes. Fractions.
     """
+    if not threshold > 0:
+        raise ValueError(f"threshold must be > 0 (got {threshold}): codes outside a label set score 0")
     g = make_gold(list(preds_by_model.values()), gold)
     counts = _counts_for(train_counts, g.codes)
     buckets = assign_buckets(counts, edges)
@@ -304,18 +345,14 @@ def bucket_table(
     rows = []
     for model, p in tqdm(preds_by_model.items(), desc="bucket table", disable=not progress):
         prob, in_set = align(p, g)
-        tp, fp, fn = _label_counts(g.y, (prob >= threshold) & in_set)
-        auc = _label_auc(g.y, prob, in_set)
-        del prob
         for name, mask in groups:
             rows.append(dict(
-                bucket=name, model=model,
-                n_codes=int((support[mask] > 0).sum()),
-                n_codes_in_model=int(((support > 0) & in_set)[mask].sum()),
-                test_occurrences=int(support[mask].sum()),
+                bucket=name, model=model, n_codes=int(mask.sum()), n_codes_in_test=int((support[mask] > 0).sum()),
+                n_codes_in_model=int(in_set[mask].sum()), test_occurrences=int(support[mask].sum()),
                 share_test_occurrences=float(support[mask].sum() / max(support.sum(), 1)),
-                **_group_scores(tp, fp, fn, support, auc, mask),
+                **_group_scores(g.y, prob, threshold, mask),
             ))
+        del prob
     df = pd.DataFrame(rows)
     order = list(buckets.categories) + (["all"] if include_total else [])
     df["bucket"] = pd.Categorical(df["bucket"], categories=order, ordered=True)
@@ -335,8 +372,8 @@ def per_code_f1(
     """
     g = make_gold([pred], gold)
     prob, in_set = align(pred, g)
-    tp, fp, fn = _label_counts(g.y, (prob >= threshold) & in_set)
-    p, r, f = _prf(tp, fp, fn)
+    tp, fp, fn = M.per_label_counts(g.y, (prob >= threshold) & in_set)
+    p, r, f = M.per_label_prf(tp, fp, fn)
     counts = _counts_for(train_counts, g.codes)
     return pd.DataFrame(dict(
         code=g.codes, train_count=counts, bucket=assign_buckets(counts, edges), in_label_set=in_set,
@@ -420,7 +457,7 @@ def per_document_f1(pred: Predictions, split: pd.DataFrame, threshold: float = 0
     g = make_gold([pred], split)
     yhat = _decisions(pred, g, threshold)
     tp, fp, fn = (yhat & g.y).sum(1), (yhat & ~g.y).sum(1), (~yhat & g.y).sum(1)  # (n,)
-    p, r, f = _prf(tp, fp, fn)
+    p, r, f = M.per_label_prf(tp, fp, fn)  # per document here: the same 0/0 conventions
     f = np.where(tp + fp + fn > 0, f, np.nan)
     n_tokens = split.set_index("hadm_id")["n_tokens"].reindex(g.hadm_id).to_numpy()
     return pd.DataFrame(dict(hadm_id=g.hadm_id, n_tokens=n_tokens, n_gold=g.y.sum(1), tp=tp, fp=fp, fn=fn,
@@ -459,8 +496,8 @@ def mcnemar_by_frequency(
     pred_a: Predictions,
     pred_b: Predictions,
     train_counts: pd.Series,
-    rare_max: int = 100,
-    common_min: int = 1000,
+    rare_max: int = PAPER_RARE_MAX,
+    common_min: int = PAPER_COMMON_MIN,
     threshold: float = 0.5,
     gold: pd.DataFrame | None = None,
     exact_below: int = 25,
@@ -483,31 +520,83 @@ def mcnemar_by_frequency(
             continue
         res = mcnemar(ok_a[:, mask], ok_b[:, mask], exact_below)
         rows.append(dict(group=group, n_codes=int(mask.sum()), n_decisions=int(ok_a[:, mask].size),
-                         accuracy_a=_mean(ok_a[:, mask].ravel()), accuracy_b=_mean(ok_b[:, mask].ravel()), **res))
+                         accuracy_a=M.mean(ok_a[:, mask]), accuracy_b=M.mean(ok_b[:, mask]), **res))
     return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------- seeds and convergence
+
+def seeds_of(metrics_json: Mapping) -> list[int]:
+    """The seeds a model was trained with, primary first (metrics JSON ``seeds``; old files: one, unnamed -> [0])."""
+    return [int(s) for s in metrics_json.get("seeds", [0])]
+
+
+def predictions_path(models_dir: str | Path, name: str, split: str, seed: int, primary: int) -> Path:
+    """Where the train stage wrote seed ``seed``'s predictions: the primary seed at the model's top level."""
+    base = Path(models_dir) / name
+    return base / f"{split}.npz" if seed == primary else base / f"seed-{seed}" / f"{split}.npz"
+
+
+def per_seed(metrics_json: Mapping, split: str, task: str = "icd") -> list[Mapping[str, float]]:
+    """One metrics dict per seed (``by_seed``), primary first; a file without ``by_seed`` gives its top level."""
+    by_seed = metrics_json.get("by_seed")
+    if not by_seed:
+        return [metrics_json[task][split]]
+    missing = [s for s in seeds_of(metrics_json) if str(s) not in by_seed]
+    if missing:
+        raise ValueError(f"metrics file lists seeds {missing} in 'seeds' but not in 'by_seed'; rerun its train stage")
+    return [by_seed[str(s)][task][split] for s in seeds_of(metrics_json)]
+
+
+def convergence(metrics_json: Mapping, patience: int | None = None) -> bool | None:
+    """True when early stopping ended training (best epoch at least ``patience`` epochs before the last).
+
+    Uses the file's ``converged`` when present (None for models without epochs, such as TF-IDF); for older files
+    it is derived from ``best_epoch``, ``epochs_run`` and the file's ``patience`` (else the argument).
+    """
+    if "converged" in metrics_json:
+        return metrics_json["converged"]
+    epochs_run = int(metrics_json.get("epochs_run") or 0)
+    if epochs_run == 0:
+        return None
+    patience = metrics_json.get("patience", patience)
+    if patience is None:
+        raise ValueError("metrics file has neither 'converged' nor 'patience'; pass train.patience")
+    return int(metrics_json["best_epoch"]) <= epochs_run - int(patience)
+
+
+def convergence_label(metrics_json: Mapping, patience: int | None = None) -> str:
+    """``converged`` / ``not converged (best epoch b of e, patience p)`` / ``no epochs``, for tables and text."""
+    c = convergence(metrics_json, patience)
+    if c is None:
+        return "no epochs"
+    if c:
+        return "converged"
+    p = metrics_json.get("patience", patience)
+    return f"not converged (best epoch {metrics_json['best_epoch']} of {metrics_json['epochs_run']}, patience {p})"
+
+
+def beyond_spread(delta: float, sd_a: float, sd_b: float) -> bool | None:
+    """Is a difference of means a finding? True iff |Δ| > SD_a + SD_b (the ±1 SD ranges over seeds do not
+    overlap); None when either SD is unknown (one seed), so the difference stays descriptive."""
+    if not (np.isfinite(sd_a) and np.isfinite(sd_b)):
+        return None
+    return bool(abs(delta) > sd_a + sd_b)
+
+
+def _mean_sd(values: Sequence[float]) -> tuple[float, float]:
+    v = np.asarray(values, dtype=np.float64)
+    return M.mean(v), (float(np.std(v, ddof=1)) if v.size > 1 else float("nan"))
 
 
 # ----------------------------------------------------------------------------- focal vs BCE
 
-def focal_vs_bce(
-    bucket_df: pd.DataFrame,
-    focal: str = "mbrnn",
-    bce: str = "mbrnn_bce",
-    metric: str = "macro_f1",
-    rare_buckets: Sequence[str] | None = None,
-    frequent_buckets: Sequence[str] | None = None,
-    tol: float = 0.0,
-) -> tuple[pd.DataFrame, str]:
-    """Per-bucket F1 of focal vs BCE (points) and a one-sentence verdict on
-    "does focal loss move F1 from frequent to rare codes?".
-
-    Default rare/frequent buckets: the first / second half of the buckets that have test codes.
-    The verdict compares the unweighted mean delta (points) of each group against ±tol.
-    """
+def _bucket_deltas(bucket_df: pd.DataFrame, focal: str, bce: str) -> pd.DataFrame:
+    """One seed: per non-empty bucket, focal and BCE F1 (points) and their difference."""
     for m in (focal, bce):
         if m not in set(bucket_df["model"]):
             raise ValueError(f"model {m!r} not in the bucket table (has {sorted(set(bucket_df['model']))})")
-    d = bucket_df[(bucket_df["bucket"] != "all")]
+    d = bucket_df[bucket_df["bucket"] != "all"]
     wide = {m: d[d["model"] == m].set_index("bucket") for m in (focal, bce)}
     out = pd.DataFrame({"n_codes": wide[focal]["n_codes"]})
     for k in ("micro_f1", "macro_f1"):
@@ -516,13 +605,42 @@ def focal_vs_bce(
         out[f"delta_{k}"] = out[f"{k}_focal"] - out[f"{k}_bce"]
     out = out[out["n_codes"] > 0].reset_index()
     out["bucket"] = out["bucket"].astype(str)
+    return out
+
+
+def focal_vs_bce(
+    bucket_dfs: pd.DataFrame | Sequence[pd.DataFrame],
+    focal: str = "mbrnn",
+    bce: str = "mbrnn_bce",
+    metric: str = "macro_f1",
+    rare_buckets: Sequence[str] | None = None,
+    frequent_buckets: Sequence[str] | None = None,
+    tol: float = 0.0,
+) -> tuple[pd.DataFrame, str]:
+    """Per-bucket F1 of focal vs BCE (points, mean over seeds) and a one-sentence verdict on
+    "does focal loss move F1 from frequent to rare codes?".
+
+    ``bucket_dfs``: one bucket table per seed (seed s of the focal model paired with seed s of the BCE model).
+    Columns ``delta_*_sd`` hold the SD over seeds (NaN for one seed). Default rare/frequent buckets: the first /
+    second half of the non-empty buckets. A group's mean delta counts as a change only when it exceeds ``tol``
+    and the SD of that group delta over seeds; with one seed the verdict says the spread is unknown.
+    """
+    tables = [bucket_dfs] if isinstance(bucket_dfs, pd.DataFrame) else list(bucket_dfs)
+    per = [_bucket_deltas(d, focal, bce) for d in tables]
+    stacked = pd.concat(per, keys=range(len(per)), names=["seed_index"]).reset_index(level=0)
+    agg = stacked.groupby("bucket", sort=False)
+    out = agg.mean(numeric_only=True).drop(columns="seed_index").reset_index()
+    for k in ("micro_f1", "macro_f1"):
+        out[f"delta_{k}_sd"] = agg[f"delta_{k}"].std(ddof=1).to_numpy() if len(per) > 1 else np.nan
     names = list(out["bucket"])
     half = (len(names) + 1) // 2
     rare = list(rare_buckets) if rare_buckets is not None else names[:half]
     freq = list(frequent_buckets) if frequent_buckets is not None else names[half:]
-    delta = out.set_index("bucket")[f"delta_{metric}"]
-    d_rare, d_freq = float(delta.reindex(rare).mean()), float(delta.reindex(freq).mean())
-    up_rare, down_freq = d_rare > tol, d_freq < -tol
+    group = {g: [float(p.set_index("bucket")[f"delta_{metric}"].reindex(bs).mean()) for p in per]
+             for g, bs in (("rare", rare), ("freq", freq))}
+    (d_rare, sd_rare), (d_freq, sd_freq) = _mean_sd(group["rare"]), _mean_sd(group["freq"])
+    up_rare = d_rare > max(tol, np.nan_to_num(sd_rare))
+    down_freq = d_freq < -max(tol, np.nan_to_num(sd_freq))
     if up_rare and down_freq:
         answer = "yes, focal loss moves F1 from frequent to rare codes"
     elif up_rare:
@@ -530,10 +648,14 @@ def focal_vs_bce(
     elif down_freq:
         answer = "no: focal loss lowers frequent-code F1 without raising rare-code F1"
     else:
-        answer = "no: focal loss does not raise rare-code F1"
+        answer = "no: focal loss does not raise rare-code F1 beyond the spread over seeds" if len(per) > 1 \
+            else "no: focal loss does not raise rare-code F1"
     label = METRIC_NAMES.get(metric, metric)
+    spread = (f" (mean over {len(per)} seeds; SD {sd_rare:.1f} and {sd_freq:.1f}; a change within the SD is "
+              "not counted)" if len(per) > 1 else " (one seed: the spread over seeds is unknown, so this is "
+              "descriptive)")
     verdict = (f"Focal loss vs BCE changes {label} by {d_rare:+.1f} points on rare buckets ({', '.join(rare)}) "
-               f"and by {d_freq:+.1f} points on frequent buckets ({', '.join(freq)}): {answer}.")
+               f"and by {d_freq:+.1f} points on frequent buckets ({', '.join(freq)}){spread}: {answer}.")
     return out, verdict
 
 
@@ -546,11 +668,13 @@ def results_table(
     metrics: Sequence[str] = ("macro_auc", "micro_auc", "macro_f1", "micro_f1", "p@5", "p@8", "p@15"),
     scale: float = 100.0,
     published_model: str = "MBRNN",
+    training: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Our models' metrics (fractions × scale) next to published numbers (already percent); NaN where not reported.
 
     ``data_label``: one label for all our rows, or a mapping model -> label (e.g. "synthetic demo, full").
-    ``published`` defaults to PUBLISHED_MBRNN (pass {} for none).
+    ``published`` defaults to PUBLISHED_MBRNN (pass {} for none). ``training`` (model -> convergence_label)
+    adds a ``Training`` column, so a model that was not converged is marked in the table itself.
     """
     published = PUBLISHED_MBRNN if published is None else published
     rows = []
@@ -558,35 +682,68 @@ def results_table(
         label = data_label if isinstance(data_label, str) else data_label.get(model, "ours")
         rows.append({"Data": f"{label} (ours)", "Model": model,
                      **{METRIC_NAMES.get(k, k): scale * m[k] if k in m else np.nan for k in metrics}})
+        if training is not None:
+            rows[-1]["Training"] = training.get(model, "")
     for dataset, m in published.items():
         rows.append({"Data": f"{dataset} (published)", "Model": published_model,
                      **{METRIC_NAMES.get(k, k): m.get(k, np.nan) for k in metrics}})
-    return pd.DataFrame(rows, columns=["Data", "Model"] + [METRIC_NAMES.get(k, k) for k in metrics])
+        if training is not None:
+            rows[-1]["Training"] = "published"
+    extra = ["Training"] if training is not None else []
+    return pd.DataFrame(rows, columns=["Data", "Model"] + [METRIC_NAMES.get(k, k) for k in metrics] + extra)
 
 
 def ablation_table(
-    metrics_by_model: Mapping[str, Mapping[str, float]],
+    metrics_by_model: Mapping[str, Mapping[str, float] | Sequence[Mapping[str, float]]],
     reference: str = "mbrnn",
     descriptions: Mapping[str, str] | None = None,
     metrics: Sequence[str] = ("macro_auc", "micro_auc", "macro_f1", "micro_f1", "p@5"),
     delta_metrics: Sequence[str] = ("macro_f1", "micro_f1"),
     data_label: str = "synthetic demo",
     scale: float = 100.0,
+    training: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
-    """Ablation variants (rows, in the given order) with metrics in percent and Δ (points) against ``reference``."""
+    """Ablation variants (rows, in the given order): metrics in percent, mean over seeds, and Δ (points) against
+    ``reference``.
+
+    A value of ``metrics_by_model`` is one metrics dict or a list of them, one per seed (:func:`per_seed`). With
+    several seeds each metric gets an ``SD`` column and ``Finding`` says which Δ exceed the spread over seeds
+    (:func:`beyond_spread`); a Δ within it, or with one seed, is not a finding.
+    """
     if reference not in metrics_by_model:
         raise ValueError(f"reference model {reference!r} not among {list(metrics_by_model)}")
-    ref = metrics_by_model[reference]
+    runs = {m: [v] if isinstance(v, Mapping) else list(v) for m, v in metrics_by_model.items()}
+    stats_ = {m: {k: _mean_sd([scale * r[k] for r in rs]) if all(k in r for r in rs) else (np.nan, np.nan)
+                  for k in set(metrics) | set(delta_metrics)} for m, rs in runs.items()}
+    several = any(len(rs) > 1 for rs in runs.values())
     rows = []
-    for model, m in metrics_by_model.items():
-        row = {"Data": data_label, "Variant": model}
+    for model, st in stats_.items():
+        row = {"Data": data_label, "Variant": model, "Seeds": len(runs[model])}
         if descriptions is not None:
             row["Description"] = descriptions.get(model, "")
-        row.update({METRIC_NAMES.get(k, k): scale * m[k] if k in m else np.nan for k in metrics})
-        row.update({f"Δ {METRIC_NAMES.get(k, k)}": scale * (m[k] - ref[k]) if k in m and k in ref else np.nan
-                    for k in delta_metrics})
+        for k in metrics:
+            row[METRIC_NAMES.get(k, k)] = st[k][0]
+            if several:
+                row[f"{METRIC_NAMES.get(k, k)} SD"] = st[k][1]
+        deltas = {k: st[k][0] - stats_[reference][k][0] for k in delta_metrics}
+        row.update({f"Δ {METRIC_NAMES.get(k, k)}": d for k, d in deltas.items()})
+        if model != reference:
+            row["Finding"] = _finding(deltas, st, stats_[reference])
+        else:
+            row["Finding"] = "reference"
+        if training is not None:
+            row["Training"] = training.get(model, "")
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _finding(deltas: Mapping[str, float], st: Mapping, ref: Mapping) -> str:
+    """Which Δ exceed the spread over seeds: 'Δ Micro-F1 beyond seed spread', 'within seed spread', 'one seed'."""
+    verdicts = {k: beyond_spread(d, st[k][1], ref[k][1]) for k, d in deltas.items()}
+    if any(v is None for v in verdicts.values()):
+        return "one seed: spread unknown, not a finding"
+    hits = [f"Δ {METRIC_NAMES.get(k, k)}" for k, v in verdicts.items() if v]
+    return f"{', '.join(hits)} beyond seed spread" if hits else "within seed spread: not a finding"
 
 
 def task_table(
@@ -614,28 +771,58 @@ def task_table(
 
 # ----------------------------------------------------------------------------- display helpers
 
-BUCKET_COLUMNS = {"n_codes": "codes", "share_test_occurrences": "share of test occurrences (%)",
-                  "micro_precision": "micro-P", "micro_recall": "micro-R", "micro_f1": "micro-F1",
-                  "macro_precision": "macro-P", "macro_recall": "macro-R", "macro_f1": "macro-F1",
-                  "macro_auc": "macro-AUC", "fn": "FN", "fp": "FP"}
+BUCKET_COLUMNS = {"n_codes": "codes", "n_codes_in_test": "codes in test",
+                  "share_test_occurrences": "share of test occurrences (%)",
+                  "micro_precision": "Micro-P", "micro_recall": "Micro-R", "micro_f1": "Micro-F1",
+                  "macro_precision": "Macro-P", "macro_recall": "Macro-R", "macro_f1": METRIC_NAMES["macro_f1"],
+                  "macro_f1_mean": METRIC_NAMES["macro_f1_mean"], "macro_auc": "Macro-AUC", "fn": "FN", "fp": "FP"}
+_COUNT_COLUMNS = ("n_codes", "n_codes_in_test", "fn", "fp")
+
+
+def focal_summary(delta: pd.DataFrame) -> pd.DataFrame:
+    """The focal-vs-BCE frame with headers that name each metric's definition (points; SD over seeds)."""
+    names = {"bucket": "bucket", "n_codes": "codes"}
+    for k in ("micro_f1", "macro_f1"):
+        label = METRIC_NAMES[k]
+        names.update({f"{k}_focal": f"{label} focal", f"{k}_bce": f"{label} BCE", f"delta_{k}": f"Δ {label}",
+                      f"delta_{k}_sd": f"Δ {label} SD"})
+    out = delta[[c for c in names if c in delta.columns]].rename(columns=names)
+    out["codes"] = out["codes"].round().astype(int)
+    return out
+
+
+def spearman_table(stats_by_model: Mapping[str, dict]) -> pd.DataFrame:
+    """Spearman results per model for display: rho, p-value as a two-significant-digit string, n as an integer."""
+    df = pd.DataFrame(stats_by_model).T.reset_index(names="model")
+    df["n"] = df["n"].astype(int)
+    df["p_value"] = df["p_value"].map(lambda p: "–" if pd.isna(p) else f"{p:.2g}")
+    return df
+
+
+def empty_buckets(buckets: pd.DataFrame) -> list[str]:
+    """Buckets of a bucket table that hold no code (left out of the summary and named in its caption)."""
+    d = buckets[buckets["bucket"] != "all"]
+    held = d.groupby(d["bucket"].astype(str), sort=False)["n_codes"].max()
+    return [b for b, n in held.items() if n == 0]
 
 
 def bucket_summary(buckets: pd.DataFrame) -> pd.DataFrame:
-    """The bucket table as a reader wants it: percent, readable column names, empty buckets dropped."""
+    """The bucket table as a reader wants it: percent, named columns, empty buckets dropped (see empty_buckets)."""
     df = buckets[buckets["n_codes"] > 0].copy()
     cols = [c for c in BUCKET_COLUMNS if c in df.columns]
     for c in cols:
-        if c not in ("n_codes", "fn", "fp"):
+        if c not in _COUNT_COLUMNS:
             df[c] = 100 * df[c]
     df["bucket"] = df["bucket"].astype(str)
     return df[["bucket", "model", *cols]].rename(columns=BUCKET_COLUMNS).reset_index(drop=True)
 
 
 def mcnemar_table(preds_by_model: Mapping[str, Predictions], reference: str, train_counts: pd.Series,
-                  rare_max: int = 100, common_min: int = 1000, threshold: float = 0.5,
-                  gold: pd.DataFrame | None = None) -> pd.DataFrame:
+                  rare_max: int = PAPER_RARE_MAX, common_min: int = PAPER_COMMON_MIN, threshold: float = 0.5,
+                  gold: pd.DataFrame | None = None, seed: int | None = None) -> pd.DataFrame:
     """McNemar of ``reference`` against every other model, on rare and common codes (accuracy in percent,
-    p-values as strings with two significant digits, for display)."""
+    p-values as strings with two significant digits, for display). ``seed`` (the primary seed whose predictions
+    are paired) is written in a ``seed`` column so the table says which run it tested."""
     if reference not in preds_by_model:
         raise ValueError(f"reference model {reference!r} not among {list(preds_by_model)}")
     rows = [mcnemar_by_frequency(preds_by_model[reference], p, train_counts, rare_max, common_min, threshold, gold)
@@ -646,4 +833,7 @@ def mcnemar_table(preds_by_model: Mapping[str, Predictions], reference: str, tra
     df = pd.concat(rows, ignore_index=True)
     df[["accuracy_a", "accuracy_b"]] *= 100  # percent, like every other table
     df["p_value"] = df["p_value"].map(lambda p: "–" if pd.isna(p) else f"{p:.2g}")  # readable at any magnitude
-    return df[["reference", "comparator", *[c for c in df.columns if c not in ("reference", "comparator")]]]
+    lead = ["reference", "comparator"] + (["seed"] if seed is not None else [])
+    if seed is not None:
+        df["seed"] = int(seed)
+    return df[[*lead, *[c for c in df.columns if c not in lead]]]

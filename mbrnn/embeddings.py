@@ -61,12 +61,13 @@ def embedding_matrix(model, vocab: Sequence[str], normalise: bool = True, unk: s
     """(V, d) float32 matrix, row i for ``vocab[i]``.
 
     Row 0 (``<pad>``) is zero. ``unk="random"`` gives ``<unk>`` a Gaussian vector from ``seed`` (as CAML);
-    ``unk="mean"`` the mean of the known vectors. Vocabulary tokens absent from word2vec get Gaussian vectors
+    ``unk="mean"`` the mean of the known vectors; ``unk="zero"`` a zero row (MBRNN's reference code).
+    Vocabulary tokens absent from word2vec get Gaussian vectors
     from ``seed`` too, scaled to the mean norm of the known vectors. ``normalise`` L2-normalises every row
     but the zero pad row.
     """
-    if unk not in ("random", "mean"):
-        raise ValueError(f"unk must be 'random' or 'mean', got {unk!r} (params.yaml: embeddings.unk)")
+    if unk not in ("random", "mean", "zero"):
+        raise ValueError(f"unk must be 'random', 'mean' or 'zero', got {unk!r} (params.yaml: embeddings.unk)")
     if len(vocab) < 2 or vocab[0] != PAD or vocab[1] != UNK:
         raise ValueError(f"vocab must start with {PAD!r}, {UNK!r}; got {list(vocab[:2])}")
     wv = getattr(model, "wv", model)  # Word2Vec or KeyedVectors
@@ -82,7 +83,12 @@ def embedding_matrix(model, vocab: Sequence[str], normalise: bool = True, unk: s
         v = rng.standard_normal((n, wv.vector_size))
         return (v / np.linalg.norm(v, axis=1, keepdims=True) * mean_norm).astype(np.float32)
 
-    W[1] = W[rows].mean(axis=0) if (unk == "mean" and len(rows)) else gaussian(1)[0]
+    if unk == "mean" and len(rows):
+        W[1] = W[rows].mean(axis=0)
+    else:
+        W[1] = gaussian(1)[0]  # drawn for "zero" too, so its other rows equal those of "random"
+        if unk == "zero":
+            W[1] = 0.0
     missing = np.flatnonzero(~known) + 2
     if len(missing):
         log.warning("%d of %d vocabulary tokens have no word2vec vector; random init", len(missing), len(vocab) - 2)

@@ -30,7 +30,8 @@ from __future__ import annotations
 
 import numpy as np
 
-DEFAULT_GRID = np.round(np.arange(0.05, 0.96, 0.05), 2)
+# Dev-tuned threshold grid: 199 points, 0.005 apart (Edin et al. 2023 search a fine grid too; 19 points were too coarse).
+DEFAULT_GRID = np.round(np.arange(1, 200) * 0.005, 3)
 
 
 def _check(y_true: np.ndarray, y_score: np.ndarray, name: str = "y_prob") -> tuple[np.ndarray, np.ndarray]:
@@ -54,14 +55,26 @@ def _div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     return np.divide(num, den, out=np.zeros(np.broadcast(num, den).shape), where=den != 0)
 
 
-def _mean(x: np.ndarray) -> float:
+def mean(x) -> float:
+    """Arithmetic mean as a float; nan for an empty array (no label to average over)."""
+    x = np.asarray(x, dtype=np.float64)
     return float(np.mean(x)) if x.size else float("nan")
 
 
-def _harmonic(p: float, r: float) -> float:
+def harmonic(p: float, r: float) -> float:
+    """Harmonic mean of two rates (CAML's macro-F1 from macro-P and macro-R); 0 when both are 0, nan if either is."""
     if np.isnan(p) or np.isnan(r):
         return float("nan")
     return 2 * p * r / (p + r) if p + r > 0 else 0.0
+
+
+def per_label_prf(tp, fp, fn) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-label precision, recall and F1 from counts, with this module's 0/0 := 0 conventions."""
+    tp, fp, fn = (np.asarray(a, dtype=np.float64) for a in (tp, fp, fn))
+    return _div(tp, tp + fp), _div(tp, tp + fn), _div(2 * tp, 2 * tp + fp + fn)
+
+
+_mean, _harmonic = mean, harmonic
 
 
 def per_label_counts(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -157,30 +170,40 @@ def evaluate(
     if any(int(k) != k or k < 1 for k in ks):
         raise ValueError(f"ks must be positive integers; got {ks}")
     n, L = y_true.shape
-    y_pred = y_prob >= np.float64(threshold)  # compared in float64, as tune_threshold does
-
-    tp, fp, fn = per_label_counts(y_true, y_pred)
-    prec, rec, f1 = _div(tp, tp + fp), _div(tp, tp + fn), _div(2 * tp, 2 * tp + fp + fn)
-    present = (tp + fn) > 0
-    m = {}
-    m["micro_precision"] = float(_div(tp.sum(), tp.sum() + fp.sum()))
-    m["micro_recall"] = float(_div(tp.sum(), tp.sum() + fn.sum()))
-    m["micro_f1"] = float(_div(2 * tp.sum(), 2 * tp.sum() + fp.sum() + fn.sum()))
-    for suffix, sel in (("", slice(None)), ("_present", present)):
-        P, R = _mean(prec[sel]), _mean(rec[sel])
-        m[f"macro_precision{suffix}"] = P
-        m[f"macro_recall{suffix}"] = R
-        m[f"macro_f1{suffix}"] = _harmonic(P, R)
-        m[f"macro_f1_mean{suffix}"] = _mean(f1[sel])
-
-    m["micro_auc"] = micro_auc(y_true, y_prob)
-    aucs = label_auc(y_true, y_prob)  # (L,), nan where a label lacks positives or negatives
-    m["macro_auc"] = _mean(aucs[~np.isnan(aucs)])
+    m = label_metrics(y_true, y_prob, threshold)
     m.update(_ranking(y_true, y_prob, tuple(int(k) for k in ks), chunk))
-    m["exact_match"] = float(np.mean(np.all(y_pred == y_true, axis=1))) if n else float("nan")
+    m["exact_match"] = float(np.mean(np.all((y_prob >= np.float64(threshold)) == y_true, axis=1))) if n else float("nan")
     m["n_docs"] = int(n)
     m["n_labels"] = int(L)
+    return m
+
+
+def label_metrics(y_true: np.ndarray, y_prob: np.ndarray, threshold: float = 0.5) -> dict[str, float]:
+    """The threshold and AUC metrics of :func:`evaluate` (micro/macro P/R/F1 in both macro-F1 definitions,
+    micro/macro AUC, n_labels_present), without the ranking metrics.
+
+    ``mbrnn.analysis`` scores each frequency bucket with this very function, so a bucket table's ``all`` row
+    and the main table are one computation, not two.
+    """
+    y_true, y_prob = _check(y_true, y_prob)
+    y_pred = y_prob >= np.float64(threshold)  # compared in float64, as tune_threshold does
+    tp, fp, fn = per_label_counts(y_true, y_pred)
+    prec, rec, f1 = per_label_prf(tp, fp, fn)
+    present = (tp + fn) > 0
+    m = {"micro_precision": float(_div(tp.sum(), tp.sum() + fp.sum())),
+         "micro_recall": float(_div(tp.sum(), tp.sum() + fn.sum())),
+         "micro_f1": float(_div(2 * tp.sum(), 2 * tp.sum() + fp.sum() + fn.sum()))}
+    for suffix, sel in (("", slice(None)), ("_present", present)):
+        P, R = mean(prec[sel]), mean(rec[sel])
+        m[f"macro_precision{suffix}"] = P
+        m[f"macro_recall{suffix}"] = R
+        m[f"macro_f1{suffix}"] = harmonic(P, R)
+        m[f"macro_f1_mean{suffix}"] = mean(f1[sel])
+    m["micro_auc"] = micro_auc(y_true, y_prob)
+    aucs = label_auc(y_true, y_prob)  # (L,), nan where a label lacks positives or negatives
+    m["macro_auc"] = mean(aucs[~np.isnan(aucs)])
     m["n_labels_present"] = int(present.sum())
+    m["n_auc_labels"] = int((~np.isnan(aucs)).sum())
     return m
 
 

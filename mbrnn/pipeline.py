@@ -8,6 +8,9 @@
     notebook is written atomically to ``reports/notebooks/``; on failure the traceback is printed, the failed
     copy goes to ``reports/notebooks/NAME.failed.ipynb`` (never a stage output; git-ignored, like the temporaries
     of an interrupted run, and removed by the next run) and the exit code is non-zero, so DVC records nothing.
+``python -m mbrnn.pipeline exp OVERLAY [-n NAME] [--dry-run] [-- DVC_ARGS...]``
+    runs a parameter overlay (``configs/*.yaml``, see ``mbrnn/overlays.py``) as a DVC experiment: prints the
+    ``dvc exp run -S key=value ...`` command it stands for and runs it (``--dry-run``: print only).
 ``python -m mbrnn.pipeline prepare-data``
     makes ``data/raw`` ready for ``dvc repro``: generates the embedded synthetic cohort when ``data.source`` is
     ``synthetic`` (unless ``data/raw`` already matches the hash pinned in ``data.dvc``, computed from the files,
@@ -210,6 +213,19 @@ def _refuse_foreign(raw_dir: Path) -> None:
             "params.yaml (README: Running on MIMIC-III); otherwise move them away and run prepare-data again.")
 
 
+def experiment(overlay: str | Path, params: dict, name: str | None = None, dry_run: bool = False,
+               root: Path | None = None, extra: list[str] | None = None) -> int:
+    """Print the ``dvc exp run -S ...`` command of an overlay (plus ``extra`` dvc arguments, e.g. more ``-S``)
+    and run it unless ``dry_run``; returns its exit code."""
+    from . import overlays
+
+    argv = overlays.dvc_command(overlays.settings(overlays.load(overlay), params, str(overlay)), name) + list(extra or [])
+    print(overlays.describe(argv), flush=True)
+    if dry_run:
+        return 0
+    return subprocess.run([sys.executable, "-m", *argv], cwd=root).returncode
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m mbrnn.pipeline", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -220,12 +236,23 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("-P", dest="literals", action="append", default=[], help="literal NAME=VALUE")
     r.add_argument("--out", help="executed notebook path (default reports/notebooks/NOTEBOOK.ipynb)")
     sub.add_parser("prepare-data", help="generate or check data/raw according to params.yaml")
+    e = sub.add_parser("exp", help="run a params overlay (configs/*.yaml) as `dvc exp run -S ...`")
+    e.add_argument("overlay", help="overlay file, e.g. configs/paper-full.yaml")
+    e.add_argument("-n", "--name", help="experiment name (dvc exp run -n)")
+    e.add_argument("--dry-run", action="store_true", help="print the dvc command without running it")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    cut = argv.index("--") if "--" in argv else len(argv)
+    argv, extra = argv[:cut], argv[cut + 1:]  # after --: more `dvc exp run` arguments, e.g. -S key=value
     args = ap.parse_args(argv)
+    if extra and args.cmd != "exp":
+        ap.error("arguments after -- are for `exp` only")
 
     root = project_root()
     try:  # params.yaml checked before anything runs; errors name the key, the file, the column, the row
         params = load_params(root / "params.yaml")
         DataConfig.from_params(params)
+        if args.cmd == "exp":
+            return experiment(args.overlay, params, args.name, args.dry_run, root, extra)
         if args.cmd == "prepare-data":
             print(prepare_data(params, root))
             return 0

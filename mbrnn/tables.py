@@ -45,7 +45,9 @@ def write_table(
             df[col] = df[col].astype(str)
     write_csv(paths["csv"], df)
     shown = df.astype(object).where(df.notna(), None)  # tabulate only treats None as missing
-    md = f"{caption}\n\n" + shown.to_markdown(index=False, floatfmt=f".{decimals}f", missingval="–") + "\n"
+    text_cols = [i for i, c in enumerate(df.columns) if not pd.api.types.is_numeric_dtype(df[c])]  # "4.9e-09" stays
+    md = f"{caption}\n\n" + shown.to_markdown(index=False, floatfmt=f".{decimals}f", missingval="–",
+                                                disable_numparse=text_cols or False) + "\n"
     write_text(paths["md"], md)
     write_text(paths["tex"], to_latex(df, caption, label or f"tab:{name}", decimals))
     return paths

@@ -33,6 +33,7 @@ epochs = 5
 sg = 0
 negative = 5
 normalise = True
+unk = "random"
 w2v_seed = 0
 neighbour_terms = ["hypertension", "pneumonia", "diabetes", "sepsis", "catheterization", "fibrillation"]
 
@@ -44,7 +45,7 @@ from mbrnn.pipeline import goto_project_root
 
 goto_project_root()
 summary = embeddings.pretrain(
-    cohort_dir, embeddings_dir, corpus=corpus, min_doc_freq=min_doc_freq, normalise=normalise, progress=False,
+    cohort_dir, embeddings_dir, corpus=corpus, min_doc_freq=min_doc_freq, normalise=normalise, unk=unk, progress=False,
     vector_size=vector_size, window=window, epochs=epochs, sg=sg, negative=negative, seed=w2v_seed,
 )
 io.write_json(f"{metrics_dir}/embeddings.json", summary)

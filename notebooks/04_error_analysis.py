@@ -19,6 +19,13 @@
 # bucket and model we report how many codes fall in it, their share of the test label occurrences, micro and macro
 # precision/recall/F1, macro-AUC, and the false negatives and false positives. A code is predicted when its
 # probability is at least the threshold (0.5, as in the paper).
+#
+# Every score comes from `mbrnn.metrics`, so a name means one number everywhere: `Macro-F1 (CAML)` is the harmonic
+# mean of macro-precision and macro-recall (the published numbers' definition), `Macro-F1 (per-label mean)` the
+# mean of the per-label F1. On the demo the bucket edges are scaled to the cohort (`bucket_edges: auto`); the
+# paper's absolute edges are kept for MIMIC-scale runs (`configs/paper-*.yaml`). With several training seeds,
+# single-run numbers and McNemar tests use the primary (first) seed, the ablation and focal-vs-BCE tables give
+# mean ± SD over seeds, and a difference within the spread over seeds is not reported as a finding.
 
 # %% tags=["parameters"]
 source = "synthetic"
@@ -32,10 +39,12 @@ tables_dir = "reports/tables"
 metrics_dir = "reports/metrics"
 model_names = ["mbrnn", "mbrnn_no_ccs", "mbrnn_no_ram", "mbrnn_bce", "caml", "laat", "tfidf"]
 split = "test"
-bucket_edges = [0, 10, 50, 100, 500, 1000]
-rare_max = 100
-common_min = 1000
+bucket_edges = "auto"
+bucket_count = 5
+rare_max = "auto"
+common_min = "auto"
 threshold = 0.5
+patience = 3
 reference_model = "mbrnn"
 bce_model = "mbrnn_bce"
 ablations = ["mbrnn", "mbrnn_no_ccs", "mbrnn_no_ram", "mbrnn_bce"]
@@ -53,17 +62,27 @@ from mbrnn.pipeline import goto_project_root
 goto_project_root()
 data_label = f"{'synthetic demo' if source == 'synthetic' else 'MIMIC-III'}, {label_setting}"
 names = list(model_names)
-preds = {m: analysis.load_predictions(f"{models_dir}/{m}/{split}.npz") for m in names}
 metrics = {m: json.loads(Path(f"{metrics_dir}/models/{m}.json").read_text()) for m in names}
+seeds = {m: analysis.seeds_of(metrics[m]) for m in names}
+preds = {m: analysis.load_predictions(analysis.predictions_path(models_dir, m, split, seeds[m][0], seeds[m][0]))
+         for m in names}  # the primary seed's predictions
 train_counts = analysis.load_train_counts(f"{cohort_dir}/icd_labels.csv")
 gold = pd.read_parquet(f"{cohort_dir}/{split}.parquet", columns=["hadm_id", "n_tokens", "icd_codes"])  # no text
+edges = analysis.resolve_edges(bucket_edges, train_counts, bucket_count)
+rare, common = analysis.resolve_groups(rare_max, common_min, train_counts)
+edge_text = analysis.describe_edges(bucket_edges, edges, bucket_count)
+training = {m: analysis.convergence_label(metrics[m], patience) for m in names}
+primary = seeds[reference_model][0] if reference_model in seeds else seeds[names[0]][0]
 rep = report.Report(Path(index).parent, report.provenance(source, label_setting, cohort_dir, names, split, threshold,
-                                                       bucket_edges))
+                                                       edges, seeds=seeds[names[0]]))
+rep.section("Convergence", report.convergence_lines(training))
+display(Markdown("\n".join(report.convergence_lines(training))))
 
 
-def figure(fig, name: str) -> None:
+def figure(fig, name: str, caption: str | None = None) -> None:
     """Save a figure (PNG, PDF), list it in the reports index and show it here at its natural size, captioned."""
-    plots.show(rep.figure(fig, figures_dir, name, plots.CAPTIONS[name]), plots.CAPTIONS[name])
+    caption = caption or plots.CAPTIONS[name]
+    plots.show(rep.figure(fig, figures_dir, name, caption), caption)
 
 # %% [markdown]
 # ## Main results
@@ -72,30 +91,37 @@ def figure(fig, name: str) -> None:
 # point only, never a comparison.
 
 # %%
-main = analysis.results_table({m: metrics[m]["icd"][split] for m in names}, data_label=data_label)
+main = analysis.results_table({m: metrics[m]["icd"][split] for m in names}, data_label=data_label, training=training)
 display(rep.table(main, tables_dir, "main_results",
-                  f"ICD-9 results ({split}, threshold {threshold}) beside published MBRNN (MIMIC-III).").round(1))
+                  f"ICD-9 results ({split}, threshold {threshold}, primary seed) beside published MBRNN (MIMIC-III). "
+                  "Macro-F1 (CAML) = harmonic mean of macro-P and macro-R, as published. Training: a model marked "
+                  "not converged was still improving when the epoch budget ended.").round(1))
 
 # %% [markdown]
 # ## F1 by training frequency
 
 # %%
-buckets = analysis.bucket_table(preds, train_counts, bucket_edges, threshold, gold=gold)
+buckets = analysis.bucket_table(preds, train_counts, edges, threshold, gold=gold)
+empty = analysis.empty_buckets(buckets)
+empty_note = f" Left out because they hold no code: {', '.join(empty)}." if empty else ""
 display(rep.table(analysis.bucket_summary(buckets), tables_dir, "frequency_buckets",
-                  "Per frequency bucket and model: codes, share of test occurrences, micro/macro P/R/F1 (%), "
-                  "macro-AUC, FN, FP.").round(1))
-figure(plots.plot_f1_by_bucket(buckets, models=names), "f1_by_frequency_bucket")
+                  f"Per frequency bucket and model (primary seed), {edge_text}: codes, share of test occurrences, "
+                  "micro/macro P/R (%), Macro-F1 (CAML) and Macro-F1 (per-label mean) over the bucket's codes, "
+                  f"macro-AUC, FN, FP; the row `all` equals the main table.{empty_note}").round(1))
+figure(plots.plot_f1_by_bucket(buckets, models=names), "f1_by_frequency_bucket",
+       "Micro-F1 and Macro-F1 (CAML) per training-frequency bucket for every model (primary seed), "
+       f"{edge_text}; 0 marks a bar of height 0.{empty_note}")
 
 # %% [markdown]
 # Rare codes are where every model loses most: the bucket table shows how much of the test label mass sits in
 # each bucket, so a low macro-F1 on a bucket with a small share moves micro-F1 little.
 
 # %%
-per_code = {m: analysis.per_code_f1(preds[m], train_counts, threshold, gold=gold) for m in names}
+per_code = {m: analysis.per_code_f1(preds[m], train_counts, threshold, gold=gold, edges=edges) for m in names}
 binned, rho = zip(*(analysis.f1_vs_frequency(per_code[m]) for m in names))
 binned, rho = dict(zip(names, binned)), dict(zip(names, rho))
 figure(plots.plot_f1_vs_frequency(binned, rho), "f1_vs_training_frequency")
-display(rep.table(pd.DataFrame(rho).T.reset_index(names="model"), tables_dir, "spearman_f1_frequency",
+display(rep.table(analysis.spearman_table(rho), tables_dir, "spearman_f1_frequency",
                   "Spearman correlation between per-code F1 and training count."))
 
 # %% [markdown]
@@ -109,14 +135,18 @@ figure(plots.plot_document_f1(by_len, by_gold), "f1_per_document")
 
 # %% [markdown]
 # ## Is MBRNN's advantage significant?
-# McNemar tests on paired (document, code) decisions of MBRNN against each comparator, separately for rare
-# (< `rare_max` training occurrences) and common (≥ `common_min`) codes. Decisions within a document are not
-# independent, so read the p-values as descriptive.
+# McNemar tests on paired (document, code) decisions of MBRNN against each comparator (the primary seed's
+# predictions), separately for rare (< `rare_max` training occurrences) and common (≥ `common_min`) codes; `auto`
+# puts the lower and upper third of the codes by training count in the two groups. Decisions within a document
+# are not independent, so read the p-values as descriptive.
 
 # %%
-mc = analysis.mcnemar_table(preds, reference_model, train_counts, rare_max, common_min, threshold, gold)
+mc = analysis.mcnemar_table(preds, reference_model, train_counts, rare, common, threshold, gold, seed=primary)
+scaled = "; thresholds scaled to this cohort (terciles of its training counts)" if "auto" in (rare_max, common_min) else ""
 display(rep.table(mc, tables_dir, "mcnemar",
-                  f"McNemar tests of {reference_model} against each comparator on rare and common codes.").round(1))
+                  f"McNemar tests of {reference_model} against each comparator on rare (< {rare} training "
+                  f"occurrences) and common (≥ {common}) codes, predictions of seed {primary} (the primary seed)"
+                  f"{scaled}.").round(1))
 
 # %% [markdown]
 # ## Does focal loss move F1 from frequent to rare codes?
@@ -124,9 +154,18 @@ display(rep.table(mc, tables_dir, "mcnemar",
 
 # %%
 if reference_model in preds and bce_model in preds:
-    delta, verdict = analysis.focal_vs_bce(buckets, focal=reference_model, bce=bce_model)
-    display(rep.table(delta, tables_dir, "focal_vs_bce", "Focal loss minus BCE per frequency bucket (points of F1).").round(1))
-    figure(plots.plot_focal_vs_bce(delta), "focal_vs_bce")
+    paired = [s for s in seeds[reference_model] if s in seeds[bce_model]]  # seed s of one against seed s of the other
+    by_seed = [analysis.bucket_table(
+        {m: analysis.load_predictions(analysis.predictions_path(models_dir, m, split, s, seeds[m][0]))
+         for m in (reference_model, bce_model)}, train_counts, edges, threshold, gold=gold) for s in paired]
+    delta, verdict = analysis.focal_vs_bce(by_seed, focal=reference_model, bce=bce_model)
+    display(rep.table(analysis.focal_summary(delta), tables_dir, "focal_vs_bce",
+                      f"Focal loss minus BCE per frequency bucket ({edge_text}): Micro-F1 and Macro-F1 (CAML) in "
+                      f"points, mean over seeds {paired} (SD columns: SD over seeds, empty with one seed). "
+                      + verdict).round(1))
+    figure(plots.plot_focal_vs_bce(delta), "focal_vs_bce",
+           "Per-bucket change of Micro-F1 and Macro-F1 (CAML) from BCE to focal loss (points; above 0: focal loss is "
+           "better), mean over seeds.")
     display(Markdown(f"**Answer on this data:** {verdict}"))
 
 # %% [markdown]
@@ -135,14 +174,18 @@ if reference_model in preds and bce_model in preds:
 # %%
 present = [m for m in ablations if m in metrics]
 if reference_model in present:
-    ablations_df = analysis.ablation_table({m: metrics[m]["icd"][split] for m in present}, reference=reference_model,
-                                           data_label=data_label)
+    ablations_df = analysis.ablation_table({m: analysis.per_seed(metrics[m], split) for m in present},
+                                           reference=reference_model, data_label=data_label, training=training)
     display(rep.table(ablations_df, tables_dir, "ablations",
-                      "MBRNN without the CCS branch, without RAM, and with BCE instead of focal loss.").round(1))
+                      "MBRNN variants (each model entry's name says what it removes or changes), mean over seeds "
+                      "(SD columns when there are several). Finding: a Δ counts only when it exceeds the sum of the "
+                      "two models' SD over seeds; with one seed no Δ is a finding. Training: a model marked not "
+                      "converged was still improving when the epoch budget ended.").round(1))
 tasks = analysis.task_table({m: {"icd": metrics[m]["icd"][split], "ccs": metrics[m].get("ccs", {}).get(split)}
                              for m in names}, data_label=data_label)
 display(rep.table(tasks, tables_dir, "icd_vs_ccs",
-                  "ICD-9 results beside the CCS-branch results of the multitask models.").round(1))
+                  "ICD-9 results beside the CCS-branch results of the multitask models (primary seed; "
+                  "Macro-F1 (CAML)).").round(1))
 
 # %% [markdown]
 # ## Training curves
@@ -151,7 +194,9 @@ display(rep.table(tasks, tables_dir, "icd_vs_ccs",
 curves = {m: pd.read_csv(f"{curves_dir}/{m}.csv") for m in names if metrics[m]["epochs_run"] > 0}
 # focal and BCE losses are not comparable: each kind gets its own panel (the metrics file records the model's params)
 loss_kinds = {m: metrics[m]["params"]["model"].get("loss", "bce") for m in curves if "params" in metrics[m]}
-figure(plots.plot_training_curves(curves, loss_kinds), "training_curves")
+figure(plots.plot_training_curves(curves, loss_kinds), "training_curves",
+       "Training loss per epoch, one panel per kind of loss (focal and BCE values are not comparable), and dev "
+       "Micro-F1 / Macro-F1 (CAML) per epoch (primary seed).")
 
 # %% [markdown]
 # The index of every figure and table, with the data and parameters that made them, is written to

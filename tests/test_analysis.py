@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
-from sklearn.metrics import roc_auc_score
 
 from mbrnn import analysis as A
+from mbrnn import metrics as M
 from mbrnn import plots as P
 from mbrnn.io import save_npz
 from mbrnn.tables import write_table
@@ -56,6 +56,7 @@ def test_assign_buckets_at_the_edges():
     assert list(got.astype(str)) == want
     assert got.ordered and list(got.categories) == ["0", "1–10", "11–50", "51–100", "101–500", "501–1000", ">1000"]
     assert list(A.assign_buckets([0, 3, 4], edges=(0, 3)).astype(str)) == ["0", "1–3", ">3"]
+    assert A.bucket_names((0, 1, 3)) == ["0", "1", "2–3", ">3"]  # ties at count 1, as in a full label set
 
 
 @pytest.mark.parametrize("edges", [(1, 10), (0, 10, 10), ()])
@@ -115,12 +116,14 @@ def test_mcnemar_by_frequency_counts_discordant_decisions():
 
 def test_bucket_table_micro_and_macro_by_hand():
     df = A.bucket_table({"m1": make_preds(M1_CODES, M1_PROB)}, TRAIN_COUNTS, threshold=0.5, gold=split_frame())
-    # bucket 1–10 = codes B (tp1 fp1 fn1) and E (tp1 fp1 fn0): micro P=2/4, R=2/3, F1=4/7; macro F1=(1/2+2/3)/2
+    # bucket 1–10 = codes B (tp1 fp1 fn1) and E (tp1 fp1 fn0): micro P=2/4, R=2/3, F1=4/7;
+    # per-label F1 1/2 and 2/3 -> per-label mean 7/12; macro-P 1/2, macro-R 3/4 -> CAML macro-F1 = 0.6
     r = row(df, "1–10", "m1")
-    assert (r["tp"], r["fp"], r["fn"], r["n_codes"]) == (2, 2, 1, 2)
-    assert r["micro_p"] == pytest.approx(0.5) and r["micro_r"] == pytest.approx(2 / 3)
+    assert (r["tp"], r["fp"], r["fn"], r["n_codes"], r["n_codes_in_test"]) == (2, 2, 1, 2, 2)
+    assert r["micro_precision"] == pytest.approx(0.5) and r["micro_recall"] == pytest.approx(2 / 3)
     assert r["micro_f1"] == pytest.approx(4 / 7)
-    assert r["macro_f1"] == pytest.approx((1 / 2 + 2 / 3) / 2)
+    assert r["macro_f1_mean"] == pytest.approx((1 / 2 + 2 / 3) / 2)
+    assert r["macro_f1"] == pytest.approx(0.6)
     assert r["share_test_occurrences"] == pytest.approx(3 / 9)
     # bucket >1000 = D: tp2 fp1 fn1; AUC: positives 0.8, 0.9, 0.4 vs negative 0.6 -> 2/3
     r = row(df, ">1000", "m1")
@@ -138,7 +141,7 @@ def test_codes_outside_the_label_set_are_false_negatives():
     r0 = row(df, "0", "m1")  # A is in no label set: its single occurrence is missed
     assert (r0["tp"], r0["fp"], r0["fn"], r0["n_codes_in_model"], r0["micro_f1"]) == (0, 0, 1, 0, 0.0)
     rare = row(df, "1–10", "top")  # B, E: 3 occurrences, all missed
-    assert (rare["tp"], rare["fp"], rare["fn"], rare["micro_r"]) == (0, 0, 3, 0.0)
+    assert (rare["tp"], rare["fp"], rare["fn"], rare["micro_recall"]) == (0, 0, 3, 0.0)
     assert row(df, ">1000", "top")["micro_f1"] == pytest.approx(row(df, ">1000", "m1")["micro_f1"])
     assert row(df, "all", "top")["fn"] == 9 - 2  # 9 gold occurrences, top finds 2 of D's 3
 
@@ -156,15 +159,33 @@ def test_row_order_of_predictions_does_not_matter():
     pd.testing.assert_frame_equal(a, b)
 
 
-def test_per_label_auc_matches_sklearn():
-    rng = np.random.default_rng(0)
-    y = rng.random((60, 5)) < 0.3
-    prob = np.round(rng.random((60, 5)), 1)  # ties on purpose
-    y[:, 4] = False
-    auc = A.per_label_auc(y, prob)
-    for j in range(4):
-        assert auc[j] == pytest.approx(roc_auc_score(y[:, j], prob[:, j]))
-    assert np.isnan(auc[4])
+def test_all_row_of_bucket_table_is_metrics_evaluate(tmp_path):
+    """One metric name, one number: the bucket table's ``all`` row, recomputed from a saved predictions file with
+    ``metrics.evaluate``, equals what the main table shows for that model (both macro-F1 definitions, AUC)."""
+    rng = np.random.default_rng(4)
+    codes = np.array([f"C{j:02d}" for j in range(12)])
+    y = rng.random((40, 12)) < np.linspace(0.02, 0.5, 12)
+    prob = np.clip(0.35 * y + rng.random((40, 12)) * 0.7, 0, 1).astype(np.float32)
+    save_npz(tmp_path / "test.npz", hadm_id=np.arange(100, 140), icd_codes=codes, icd_prob=prob, icd_true=y)
+    split = pd.DataFrame({"hadm_id": np.arange(100, 140), "icd_codes": [list(codes[r]) for r in y]})
+    counts = pd.Series(np.arange(12) * 7, index=codes)
+    pred = A.load_predictions(tmp_path / "test.npz")
+    main_metrics = M.evaluate(pred.icd_true, pred.icd_prob, threshold=0.5)  # what train.py writes
+    main = A.results_table({"m": main_metrics}, published={},
+                           metrics=("macro_auc", "micro_auc", "macro_f1", "macro_f1_mean", "micro_f1")).iloc[0]
+    summary = A.bucket_summary(A.bucket_table({"m": pred}, counts, A.auto_edges(counts), 0.5, gold=split))
+    all_row = summary[summary["bucket"] == "all"].iloc[0]
+    for col in ("Micro-F1", "Macro-F1 (CAML)", "Macro-F1 (per-label mean)", "Macro-AUC"):
+        assert all_row[col] == pytest.approx(main[col], abs=1e-9), col
+    assert main["Macro-F1 (CAML)"] != pytest.approx(main["Macro-F1 (per-label mean)"])  # the two really differ
+
+
+def test_no_column_header_names_two_definitions():
+    """Every macro-F1 header says which definition it shows, in every table of the analysis."""
+    heads = set(A.METRIC_NAMES.values()) | set(A.BUCKET_COLUMNS.values())
+    assert "Macro-F1" not in heads
+    assert {"Macro-F1 (CAML)", "Macro-F1 (per-label mean)"} <= heads
+    assert len(set(A.BUCKET_COLUMNS.values())) == len(A.BUCKET_COLUMNS)
 
 
 # ---------------------------------------------------------------- trends
@@ -243,7 +264,7 @@ def test_results_table_labels_sources_and_uses_percent():
 def test_ablation_and_task_tables():
     m = {"mbrnn": {"macro_f1": 0.2, "micro_f1": 0.5}, "no_ram": {"macro_f1": 0.15, "micro_f1": 0.52}}
     ab = A.ablation_table(m, reference="mbrnn", metrics=("macro_f1", "micro_f1")).set_index("Variant")
-    assert ab.loc["no_ram", "Δ Macro-F1"] == pytest.approx(-5.0) and ab.loc["no_ram", "Δ Micro-F1"] == pytest.approx(2.0)
+    assert ab.loc["no_ram", "Δ Macro-F1 (CAML)"] == pytest.approx(-5.0) and ab.loc["no_ram", "Δ Micro-F1"] == pytest.approx(2.0)
     tt = A.task_table({"mbrnn": {"icd": {"micro_f1": 0.5}, "ccs": {"micro_f1": 0.7}}, "cnn": {"icd": {"micro_f1": 0.4}}},
                       metrics=("micro_f1",)).set_index("Model")
     assert tt.loc["mbrnn", "CCS Micro-F1"] == pytest.approx(70.0) and np.isnan(tt.loc["cnn", "CCS Micro-F1"])
@@ -334,3 +355,159 @@ def test_mcnemar_by_frequency_reports_empty_groups():
     shown = mcnemar_table({"m": a, "x": b}, "m", counts)
     assert list(shown["comparator"]) == ["x", "x"] and shown.loc[1, "p_value"] == "–"
     assert 0 <= shown.loc[0, "accuracy_a"] <= 100
+
+
+# ---------------------------------------------------------------- buckets scaled to the cohort
+
+def long_tail(n_codes=400, seed=0):
+    """A Zipf-like training-count vector as a demo cohort gives: a few frequent codes, many seen once or twice."""
+    rng = np.random.default_rng(seed)
+    return np.maximum(1, (2000 / np.arange(1, n_codes + 1) ** 1.1 * rng.uniform(0.7, 1.3, n_codes)).astype(int))
+
+
+@pytest.mark.parametrize("n_codes,n_buckets", [(50, 5), (400, 5), (2000, 6), (8, 3), (3000, 5)])
+def test_auto_edges_fill_every_bucket(n_codes, n_buckets):
+    counts = long_tail(n_codes)
+    edges = A.auto_edges(counts, n_buckets)
+    held = pd.Series(A.assign_buckets(counts, edges)).value_counts()
+    assert edges[0] == 0 and len(edges) >= 2
+    assert all(held[b] > 0 for b in A.bucket_names(edges)[1:])  # every bucket but "0" (no unseen code here)
+    assert held["0"] == 0
+    # with unseen codes in the label set, bucket 0 holds them and the others stay filled
+    with_unseen = np.concatenate([[0, 0], counts])
+    assert (pd.Series(A.assign_buckets(with_unseen, A.auto_edges(with_unseen, n_buckets))).value_counts() > 0).all()
+
+
+def test_auto_edges_are_the_paper_edges_only_when_asked():
+    counts = long_tail(400)
+    assert A.resolve_edges([0, 10, 50, 100, 500, 1000], counts) == list(A.PAPER_EDGES)
+    assert A.resolve_edges("auto", counts, 5) == A.auto_edges(counts, 5)
+    # the paper's edges leave buckets empty on a demo-sized cohort; auto does not
+    paper = pd.Series(A.assign_buckets(counts // 20, A.PAPER_EDGES)).value_counts()
+    assert (paper == 0).any()
+    with pytest.raises(ValueError, match="bucket_edges"):
+        A.resolve_edges("quantiles", counts)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_auto_groups_put_codes_in_rare_and_common(seed):
+    for counts in (long_tail(50, seed), long_tail(400, seed), np.array([1, 1, 1, 1, 2]), np.array([3, 9, 9, 9])):
+        rare_max, common_min = A.auto_groups(counts)
+        rare, common = counts < rare_max, counts >= common_min
+        assert rare.any() and common.any() and not (rare & common).any(), counts
+    with pytest.raises(ValueError, match="rare_max"):
+        A.auto_groups([5, 5, 5])
+    assert A.resolve_groups(100, "auto", long_tail(50))[0] == 100
+
+
+def test_mcnemar_groups_hold_codes_with_auto_thresholds():
+    rare_max, common_min = A.auto_groups(TRAIN_COUNTS)
+    m1 = make_preds(M1_CODES, M1_PROB)
+    res = A.mcnemar_table({"a": m1, "b": m1}, "a", TRAIN_COUNTS, rare_max, common_min, gold=split_frame(), seed=3)
+    assert (res["n_codes"] > 0).all() and set(res["seed"]) == {3}
+    assert "no codes" not in set(res["method"])
+
+
+def test_empty_buckets_are_named_and_left_out():
+    df = A.bucket_table({"m1": make_preds(M1_CODES, M1_PROB)}, TRAIN_COUNTS, threshold=0.5, gold=split_frame())
+    assert A.empty_buckets(df) == ["51–100", "101–500", "501–1000"]
+    assert set(A.bucket_summary(df)["bucket"]) == {"0", "1–10", "11–50", ">1000", "all"}
+
+
+# ---------------------------------------------------------------- convergence and seeds
+
+def metrics_file(best, run, patience=3, by_seed=None, **extra):
+    """A metrics JSON as the train stage writes it (contract of issue 9): top level = primary seed."""
+    m = {"icd": {"test": {"micro_f1": 0.5, "macro_f1": 0.3}}, "best_epoch": best, "epochs_run": run, **extra}
+    if patience is not None:
+        m["patience"] = patience
+    if by_seed is not None:
+        m["seeds"] = list(by_seed)
+        m["by_seed"] = {str(s): {"icd": {"test": v}, "best_epoch": best, "epochs_run": run} for s, v in by_seed.items()}
+    return m
+
+
+def test_convergence_from_the_file_or_from_epochs():
+    assert A.convergence(metrics_file(8, 8, converged=False)) is False
+    assert A.convergence(metrics_file(5, 8, converged=True)) is True
+    assert A.convergence(metrics_file(5, 8)) is True  # old file: 5 <= 8 - 3
+    assert A.convergence(metrics_file(6, 8)) is False  # best epoch within patience of the last
+    assert A.convergence(metrics_file(6, 8, patience=None), patience=2) is True
+    assert A.convergence(metrics_file(0, 0, patience=None)) is None  # tfidf: no epochs
+    with pytest.raises(ValueError, match="patience"):
+        A.convergence(metrics_file(6, 8, patience=None))
+    assert A.convergence_label(metrics_file(8, 8)).startswith("not converged (best epoch 8 of 8, patience 3")
+
+
+def test_not_converged_models_are_marked_in_main_and_ablation_tables():
+    files = {"mbrnn": metrics_file(8, 8), "mbrnn_no_ram": metrics_file(2, 9), "tfidf": metrics_file(0, 0)}
+    training = {m: A.convergence_label(f) for m, f in files.items()}
+    main = A.results_table({m: f["icd"]["test"] for m, f in files.items()}, training=training).set_index("Model")
+    assert main.loc["mbrnn", "Training"].startswith("not converged")
+    assert main.loc["mbrnn_no_ram", "Training"] == "converged" and main.loc["tfidf", "Training"] == "no epochs"
+    ab = A.ablation_table({m: A.per_seed(files[m], "test") for m in ("mbrnn", "mbrnn_no_ram")},
+                          metrics=("micro_f1",), training=training).set_index("Variant")
+    assert ab.loc["mbrnn", "Training"].startswith("not converged")
+
+
+def test_ablation_table_over_seeds_reports_mean_sd_and_spread():
+    ref = metrics_file(3, 9, by_seed={0: {"micro_f1": 0.50, "macro_f1": 0.30}, 1: {"micro_f1": 0.54, "macro_f1": 0.34}})
+    close = metrics_file(3, 9, by_seed={0: {"micro_f1": 0.52, "macro_f1": 0.31}, 1: {"micro_f1": 0.55, "macro_f1": 0.35}})
+    far = metrics_file(3, 9, by_seed={0: {"micro_f1": 0.70, "macro_f1": 0.31}, 1: {"micro_f1": 0.72, "macro_f1": 0.35}})
+    ab = A.ablation_table({m: A.per_seed(f, "test") for m, f in (("mbrnn", ref), ("close", close), ("far", far))},
+                          metrics=("micro_f1", "macro_f1")).set_index("Variant")
+    assert ab.loc["mbrnn", "Micro-F1"] == pytest.approx(52.0) and ab.loc["mbrnn", "Seeds"] == 2
+    assert ab.loc["mbrnn", "Micro-F1 SD"] == pytest.approx(np.std([50, 54], ddof=1))
+    assert ab.loc["close", "Δ Micro-F1"] == pytest.approx(1.5)
+    assert ab.loc["close", "Finding"].startswith("within seed spread")
+    assert ab.loc["far", "Finding"] == "Δ Micro-F1 beyond seed spread"
+    one = A.ablation_table({"mbrnn": ref["icd"]["test"], "x": far["icd"]["test"]}, metrics=("micro_f1",))
+    assert "one seed" in one.set_index("Variant").loc["x", "Finding"] and "Micro-F1 SD" not in one.columns
+
+
+def test_per_seed_and_predictions_path(tmp_path):
+    f = metrics_file(3, 9, by_seed={7: {"micro_f1": 0.1}, 2: {"micro_f1": 0.2}})
+    assert A.seeds_of(f) == [7, 2] and [r["micro_f1"] for r in A.per_seed(f, "test")] == [0.1, 0.2]
+    assert A.per_seed(metrics_file(3, 9), "test") == [{"micro_f1": 0.5, "macro_f1": 0.3}]
+    assert A.predictions_path(tmp_path, "m", "test", 7, 7) == tmp_path / "m" / "test.npz"
+    assert A.predictions_path(tmp_path, "m", "dev", 2, 7) == tmp_path / "m" / "seed-2" / "dev.npz"
+    f["seeds"].append(5)
+    with pytest.raises(ValueError, match="by_seed"):
+        A.per_seed(f, "test")
+
+
+def test_focal_vs_bce_over_seeds_does_not_call_noise_a_finding():
+    # seed 0: +10 on rare buckets; seed 1: -6: mean +2, SD about 11 -> not a change
+    s0 = fake_buckets([0.2, 0.3, 0.5, 0.7], [0.1, 0.2, 0.5, 0.7])
+    s1 = fake_buckets([0.1, 0.2, 0.5, 0.7], [0.16, 0.26, 0.5, 0.7])
+    deltas, verdict = A.focal_vs_bce([s0, s1])
+    assert deltas["delta_macro_f1"].tolist() == pytest.approx([2, 2, 0, 0])
+    assert deltas["delta_macro_f1_sd"].iloc[0] == pytest.approx(np.std([10, -6], ddof=1))
+    assert "2 seeds" in verdict and "beyond the spread" in verdict
+    _, one = A.focal_vs_bce(s0)
+    assert "one seed" in one and "no trade-off" in one
+
+
+def test_reports_readme_marks_not_converged_models(tmp_path):
+    from mbrnn import report
+
+    files = {"mbrnn": metrics_file(8, 8), "laat": metrics_file(3, 9, converged=True), "tfidf": metrics_file(0, 0)}
+    rep = report.Report(tmp_path, {"data": "demo"})
+    rep.section("Convergence", report.convergence_lines({m: A.convergence_label(f) for m, f in files.items()}))
+    text = rep.write().read_text()
+    assert "## Convergence" in text and "**1 model(s) not converged** (`mbrnn`)" in text
+    assert "- `mbrnn`: **not converged (best epoch 8 of 8, patience 3)**" in text and "- `laat`: converged" in text
+    ok = report.convergence_lines({"laat": "converged", "tfidf": "no epochs"})
+    assert "not converged" not in " ".join(ok) and ok[0].startswith("Every model with epochs")
+
+
+def test_markdown_keeps_text_columns_verbatim(tmp_path):
+    """p-values are shown as strings ('4.9e-09'); tabulate must not reparse them as numbers and round to 0.0."""
+    df = pd.DataFrame({"model": ["a", "b"], "p_value": ["4.9e-09", "0.25"], "micro_f1": [12.345, 1.0]})
+    md = write_table(df, tmp_path, "t", "cap", decimals=1)["md"].read_text()
+    assert "4.9e-09" in md and "0.25" in md and "12.3" in md and "12.345" not in md
+
+
+def test_spearman_table_for_display():
+    t = A.spearman_table({"a": {"rho": 0.5, "p_value": 3.2e-7, "n": 50}, "b": {"rho": np.nan, "p_value": np.nan, "n": 2}})
+    assert t["p_value"].tolist() == ["3.2e-07", "–"] and t["n"].tolist() == [50, 2] and t["model"].tolist() == ["a", "b"]

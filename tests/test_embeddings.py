@@ -53,6 +53,8 @@ def test_embedding_matrix_pad_zero_rows_unit_norm_and_missing_tokens():
     raw = E.embedding_matrix(model, vocab, normalise=False, unk="mean")
     np.testing.assert_array_equal(raw[2], model.wv[vocab[2]])
     np.testing.assert_allclose(raw[1], np.mean([model.wv[t] for t in vocab[2:-1]], axis=0), rtol=1e-5, atol=1e-7)
+    zero = E.embedding_matrix(model, vocab, seed=3, unk="zero")  # the MBRNN reference's <unk> row
+    assert not zero[1].any() and np.array_equal(zero[2:], W[2:])
     with pytest.raises(ValueError, match="unk"):
         E.embedding_matrix(model, vocab, unk="zeros")
 

@@ -10,14 +10,15 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from mbrnn.metrics import DEFAULT_GRID, evaluate, per_label_counts, tune_threshold
+from mbrnn.metrics import (DEFAULT_GRID, evaluate, harmonic, label_metrics, per_label_counts, per_label_prf,
+                           tune_threshold)
 
 EXPECTED_KEYS = {
     "micro_precision", "micro_recall", "micro_f1",
     "macro_precision", "macro_recall", "macro_f1", "macro_f1_mean",
     "macro_precision_present", "macro_recall_present", "macro_f1_present", "macro_f1_mean_present",
     "micro_auc", "macro_auc", "p@5", "r@5", "p@8", "r@8", "p@15", "r@15",
-    "r_precision", "map", "exact_match", "n_docs", "n_labels", "n_labels_present",
+    "r_precision", "map", "exact_match", "n_docs", "n_labels", "n_labels_present", "n_auc_labels",
 }  # fmt: skip
 
 # 3 documents x 4 labels; label 3 never gold, never predicted.
@@ -161,7 +162,24 @@ def test_tune_threshold_maximises_micro_f1():
 def test_tune_threshold_finds_a_separating_threshold():
     y = np.array([[1, 0], [0, 1], [1, 1]], bool)
     p = np.where(y, 0.72, 0.68)
-    assert tune_threshold(y, p) == 0.7  # only 0.7 separates the classes: micro-F1 1
+    assert tune_threshold(y, p) == 0.685  # the smallest grid point in (0.68, 0.72] separates the classes: micro-F1 1
+
+
+def test_tune_threshold_grid_is_fine():
+    """At least 100 grid points inside (0, 1), evenly spaced (Edin et al. 2023); a gap of 0.01 is found."""
+    assert DEFAULT_GRID.size >= 100 and 0 < DEFAULT_GRID.min() and DEFAULT_GRID.max() < 1
+    assert np.allclose(np.diff(DEFAULT_GRID), DEFAULT_GRID[1] - DEFAULT_GRID[0])
+    y = np.array([[1, 0], [0, 1], [1, 1]], bool)
+    assert tune_threshold(y, np.where(y, 0.415, 0.405)) == 0.41  # a 19-point grid (step 0.05) cannot separate these
+
+
+def test_label_metrics_are_the_threshold_part_of_evaluate():
+    y, p = _random(3)
+    full, part = evaluate(y, p, threshold=0.4), label_metrics(y, p, threshold=0.4)
+    assert {k: full[k] for k in part if k in full} == {k: part[k] for k in part if k in full}
+    assert part["macro_f1"] == pytest.approx(harmonic(part["macro_precision"], part["macro_recall"]))
+    prec, rec, f1 = per_label_prf(*per_label_counts(y, p >= 0.4))
+    assert part["macro_f1_mean"] == pytest.approx(f1.mean()) and part["macro_precision"] == pytest.approx(prec.mean())
 
 
 def test_bad_input_is_rejected():

@@ -93,15 +93,4 @@ def test_unknown_notebook_parameter(tmp_path):
         pipeline.run_notebook("01_cohort", {"bogus": 1}, tmp_path / "x.ipynb", ROOT)
 
 
-def _keys(d, prefix=""):
-    return {prefix + k for k in d} | {x for k, v in d.items() if isinstance(v, dict) for x in _keys(v, f"{prefix}{k}.")}
-
-
-@pytest.mark.parametrize("config", sorted((ROOT / "configs").glob("*.yaml")), ids=lambda p: p.stem)
-def test_paper_configs_have_every_param(config):
-    """configs/paper-*.yaml replace params.yaml whole: they must define every key the stages read."""
-    paper = yaml.safe_load(config.read_text())
-    assert _keys(paper) == _keys(pipeline.load_params(ROOT / "params.yaml"))
-    assert paper["data"]["source"] == "mimic3" and paper["cohort"]["split"] == "caml"
-    assert paper["train"]["max_tokens"] == 4000 and paper["models"]["mbrnn"]["hidden"] == 300
-    assert paper["models"]["mbrnn"]["freeze_embeddings"] is True
+# configs/*.yaml are overlays now (only the keys they change): tests/test_overlays.py checks them.
