@@ -37,12 +37,14 @@ STYLE = {
     "legend.fontsize": 8, "figure.titlesize": 9, "axes.spines.top": False, "axes.spines.right": False,
     "pdf.fonttype": 42,  # embed TrueType, editable text in the PDF
 }
-METRIC_LABELS = {"micro_f1": "Micro-F1", "macro_f1": "Macro-F1", "macro_f1_pr": "Macro-F1 (P/R)",
-                 "micro_p": "Micro-precision", "micro_r": "Micro-recall", "macro_auc": "Macro-AUC",
-                 "dev_micro_f1": "dev micro-F1", "dev_macro_f1": "dev macro-F1", "dev_micro_auc": "dev micro-AUC"}
+# One label per metric definition (mbrnn.metrics): "Macro-F1 (CAML)" is the harmonic mean of macro-P and macro-R.
+METRIC_LABELS = {"micro_f1": "Micro-F1", "macro_f1": "Macro-F1 (CAML)", "macro_f1_mean": "Macro-F1 (per-label mean)",
+                 "micro_precision": "Micro-precision", "micro_recall": "Micro-recall", "macro_auc": "Macro-AUC",
+                 "dev_micro_f1": "dev Micro-F1", "dev_macro_f1": "dev Macro-F1 (CAML)", "dev_micro_auc": "dev micro-AUC"}
 # The study's palette (Okabe & Ito, colour-blind safe), in the order models are listed when none is given.
 MODEL_COLORS = {"mbrnn": "#0072B2", "mbrnn_no_ccs": "#56B4E9", "mbrnn_no_ram": "#009E73", "mbrnn_bce": "#CC79A7",
-                "caml": "#E69F00", "laat": "#D55E00", "tfidf": "#7A5C1E"}
+                "caml": "#E69F00", "laat": "#D55E00", "tfidf": "#7A5C1E",
+                "mbrnn_no_ccs_no_ram": "#000000"}
 # Models not named above: a colour chosen by a hash of the name (Tol's muted scheme), the same in every figure.
 EXTRA_COLORS = ("#332288", "#117733", "#44AA99", "#88CCEE", "#DDCC77", "#AA4499", "#882255", "#999933")
 # Metrics drawn side by side (focal_vs_bce) are told apart by fill and hatch, never by a model's colour.
