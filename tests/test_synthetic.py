@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from mbrnn import synthetic as S
+from mbrnn.synthetic import notes
 
 N_ADM, SEED = 150, 3
 FILES = ("NOTEEVENTS", "DIAGNOSES_ICD", "PROCEDURES_ICD", "D_ICD_DIAGNOSES", "D_ICD_PROCEDURES", "ADMISSIONS",
@@ -81,7 +82,7 @@ def test_a_failure_leaves_no_partial_file(tmp_path, monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(S, "_other_notes", boom)
+    monkeypatch.setattr(notes, "other_notes", boom)  # fails after the first chunk's summaries
     with pytest.raises(RuntimeError):
         S.generate(tmp_path, scale=20, seed=0, progress=False)
     assert list(tmp_path.iterdir()) == []
