@@ -62,8 +62,8 @@ def expected_distinct_codes(n_admissions: int, seed: int = 0, config: SyntheticC
         for k in range(K):
             mu = kind.tail_mean * w.profiles[k].tail_scale
             head_absent += w.prior[k] * (p_empty + (1 - p_empty) * (1 - kind.head_p[k]))
-            seconds = [(k, 1.0)] if w.profiles[k].exclusive else list(zip(adult, pa))
-            for j, pj in seconds:
+            secondaries = [(k, 1.0)] if w.profiles[k].exclusive else list(zip(adult, pa))
+            for j, pj in secondaries:
                 if w.profiles[k].exclusive:
                     q = kind.tail_pmf[1 + k]
                 else:

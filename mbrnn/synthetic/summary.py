@@ -135,7 +135,8 @@ def _unassigned_mentions(a: Admission, w: World, pen: _Pen, t: TextConfig, S: di
                 continue
             p = w.phrase("px" if use_px else "dx", i, d, t.p_synonym)
             if what == "uncoded":
-                S["pmh" if d.random() < 0.7 else "hpi"].append(p if d.random() < 0.7 else pen.fill("History of {p}.", p))
+                sec = "pmh" if d.random() < 0.7 else "hpi"
+                S[sec].append(p if d.random() < 0.7 else pen.fill("History of {p}.", p))
             elif what == "family":
                 S["family"].append(pen.fill(d.pick(NEGATIVE["family"]), p))
             else:
