@@ -7,6 +7,7 @@ at full scale), so that the cohort builder is tested against a realistic stream.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 
@@ -20,19 +21,19 @@ from .world import World
 
 @dataclass
 class _Draws:
-    """Everything drawn for the other notes of one chunk, one entry per note (M,)."""
+    """Everything drawn for the other notes of one chunk: one entry per note (M,), and their sentences."""
 
     cat: list[int]  # index into the categories
     owner: list[int]  # admission within the chunk
     sentences: list[str]
     bounds: list[int]  # note m is sentences[bounds[m]:bounds[m + 1]]
-    when: list  # datetime
-    store: list
+    when: list[datetime]  # CHARTTIME
+    store: list[datetime]  # STORETIME
     no_hadm: np.ndarray
     iserror: np.ndarray
     cgid: np.ndarray
-    desc_u: np.ndarray
-    clip: np.ndarray
+    desc_u: np.ndarray  # uniform that picks the DESCRIPTION
+    clip: np.ndarray  # radiology clip number
 
 
 def _sentences(w: World, cats: list[str], cat: np.ndarray, nc: NoteConfig,
@@ -104,7 +105,7 @@ def other_notes(w: World, plan: Plan, sl: slice, cfg: SyntheticConfig, rng: np.r
     return out
 
 
-def _radiology(text: str, tm, desc: str, clip: int, diagnosis: str) -> str:
+def _radiology(text: str, tm: datetime, desc: str, clip: int, diagnosis: str) -> str:
     """A radiology report: MIMIC's header (time, study, clip number, reason) above the FINAL REPORT."""
     return (f"{deid(tm)} {tm.hour % 12 or 12}:{tm.minute:02d} {'AM' if tm.hour < 12 else 'PM'}\n     {desc}"
             f"{' ' * max(2, 40 - len(desc))}Clip # [**Clip Number (Radiology) {clip}**]\n     Reason: "

@@ -71,9 +71,11 @@ class _Pen:
     length: float  # the admission's length factor
 
     def bank(self, name: str) -> list[str]:
+        """The pre-rendered sentences of bank ``name`` for this patient's sex."""
         return self.banks[(name, self.sex)]
 
     def fill(self, tpl: str, phrase: str) -> str:
+        """``fill`` with this pen's dice and sex."""
         return fill(tpl, phrase, self.d, self.sex)
 
     def n_fill(self, base: int) -> int:
@@ -81,6 +83,7 @@ class _Pen:
         return max(0, int(round(self.filler * base * self.length * (0.5 + self.d.random()))))
 
     def pick_n(self, name: str, k: int) -> list[str]:
+        """``k`` sentences drawn from bank ``name`` (with replacement)."""
         return [self.d.pick(self.bank(name)) for _ in range(k)]
 
 

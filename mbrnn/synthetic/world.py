@@ -80,6 +80,7 @@ class World:
     forms: dict[tuple[str, int], tuple[tuple[str, ...], tuple[str, ...]]] = field(default_factory=dict)
 
     def kind(self, name: str) -> Kind:
+        """The law of ``dx`` or ``px``."""
         return self.dx if name == "dx" else self.px
 
     def phrase(self, kind: str, i: int, d: Dice, p_synonym: float) -> str:
@@ -106,8 +107,9 @@ def _forms(cat: Catalogue, i: int, head: bool) -> tuple[tuple[str, ...], tuple[s
     return SYNONYMS.get(cat.codes[i], ()), desc
 
 
-def _startswith(codes: list[str], prefixes: tuple[str, ...]) -> np.ndarray:
-    return np.array([c.startswith(prefixes) for c in codes], dtype=bool)
+def _startswith(names: list[str], prefixes: tuple[str, ...]) -> np.ndarray:
+    """Which undotted codes fall under any of ``prefixes`` (a profile's or the reserved ones)."""
+    return np.array([c.startswith(prefixes) for c in names], dtype=bool)
 
 
 def _header_codes(cat: Catalogue, children_of: list[str]) -> tuple[str, ...]:
