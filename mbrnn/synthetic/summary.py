@@ -260,7 +260,8 @@ def _layout(a: Admission, bodies: dict[str, str], d: Dice, p_legacy_style: float
 def discharge_summary(a: Admission, w: World, d: Dice, t: TextConfig) -> str:
     """One MIMIC-style discharge summary with noisy evidence of ``a.dx`` and ``a.px``.
 
-    Sections are written in the order of their random draws (not of the text) so the output never changes.
+    Sections draw from ``d`` in a fixed order (the body first, the short head fields -- allergies, attending,
+    chief complaint, procedures -- last); calling the writers in another order would change every summary.
     """
     pen = _Pen(d, a.sex, w.banks, t.filler, a.length)
     primary, S = _assigned_mentions(a, w, pen, t)
