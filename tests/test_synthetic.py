@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import ast
+import dataclasses
 import gzip
+import hashlib
 import importlib.resources
 import json
 import re
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from mbrnn import codes
 from mbrnn import synthetic as S
+from mbrnn.synthetic import lexicon, notes, summary
+from mbrnn.synthetic.dice import Dice
 
 N_ADM, SEED = 150, 3
 FILES = ("NOTEEVENTS", "DIAGNOSES_ICD", "PROCEDURES_ICD", "D_ICD_DIAGNOSES", "D_ICD_PROCEDURES", "ADMISSIONS",
@@ -77,11 +84,24 @@ def test_same_seed_gives_identical_bytes_and_another_seed_differs(raw, tmp_path)
     assert sorted(p.name for p in raw.iterdir()) == sorted(f"{n}.csv.gz" for n in FILES)  # no temp files left
 
 
+# sha256 (first 16 hex digits) of each table's decompressed text at scale 150, seed 3: the generator's output
+# does not change by accident (a refactoring must keep it; data.dvc pins the demo's bytes the same way). After a
+# deliberate change of the generator, update these together with data.dvc (`dvc add data/raw`).
+PINNED = {"ADMISSIONS": "3e537d9ec0e7b721", "DIAGNOSES_ICD": "3b2633e43a25064e", "D_ICD_DIAGNOSES": "a83e6f10eaa265bb",
+          "D_ICD_PROCEDURES": "c34f93fcbe84090e", "NOTEEVENTS": "afa8ddfd320d5689", "PATIENTS": "f388a2cdb0ffba3e",
+          "PROCEDURES_ICD": "835eac9e8b40ecc0"}
+
+
+def test_output_is_pinned(raw):
+    got = {name: hashlib.sha256(text_of(raw, name).encode("utf-8")).hexdigest()[:16] for name in FILES}
+    assert got == PINNED
+
+
 def test_a_failure_leaves_no_partial_file(tmp_path, monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(S, "_other_notes", boom)
+    monkeypatch.setattr(notes, "other_notes", boom)  # fails after the first chunk's summaries
     with pytest.raises(RuntimeError):
         S.generate(tmp_path, scale=20, seed=0, progress=False)
     assert list(tmp_path.iterdir()) == []
@@ -252,3 +272,74 @@ def test_seed_must_be_a_non_negative_integer(tmp_path):
     with pytest.raises(ValueError, match="seed"):
         S.generate(tmp_path, scale=20, seed=-1, progress=False)
     assert np.isfinite(S.expected_distinct_codes(20)["total"])
+
+
+# --- the package's seams ---------------------------------------------------------------------------------------------
+
+def test_catalogue_is_read_through_codes_cms_descriptions():
+    for kind in ("dx", "px"):
+        cat = S.load_icd9(kind)
+        long, short = codes.cms_descriptions(kind), codes.cms_descriptions(kind, long=False)
+        assert cat.codes == tuple(long) and cat.long == tuple(long.values())
+        assert cat.short == tuple(short[c] for c in cat.codes)
+    with pytest.raises(ValueError, match="kind"):
+        S.load_icd9("icd10")
+
+
+def _admission(world: S.World, dx: list[str], px: list[str], newborn: bool = False) -> summary.Admission:
+    index = {kind: {c: i for i, c in enumerate(world.kind(kind).cat.codes)} for kind in ("dx", "px")}
+    profile = world.newborn if newborn else 0
+    t = datetime(2150, 3, 1, 10, 30)
+    return summary.Admission(hadm=100_001, subject=7, sex="F", age=0 if newborn else 71, profile=profile,
+                             newborn=newborn, admit=t, disch=t.replace(day=9), dob=t.replace(year=2079), died=False,
+                             dx=[index["dx"][c] for c in dx], px=[index["px"][c] for c in px], length=1.0,
+                             service=world.profiles[profile].service)
+
+
+@pytest.fixture(scope="module")
+def world() -> S.World:
+    return S.build_world(0)
+
+
+@pytest.mark.parametrize("legacy", [0.0, 1.0])
+def test_discharge_summary_has_every_section_in_mimic_order(world, legacy):
+    t = S.TextConfig(p_legacy_style=legacy)
+    text = summary.discharge_summary(_admission(world, ["4280", "5849"], ["3893"]), world,
+                                     Dice(np.random.default_rng(1)), t)
+    titles = [x.upper() + ":" if legacy else x + ":" for x in lexicon.MODERN]
+    at = [text.find(x) for x in titles]
+    assert -1 not in at and at == sorted(at)
+    assert text.startswith("Admission Date:  [**2150-3-1**]") and "Sex:   F" in text and "Completed by:" in text
+
+
+# phrases only the lexicon's NEGATIVE templates (mentions of codes NOT assigned) contain
+NEGATED = re.compile(r"was ruled out|felt to be unlikely|workup was negative|was not indicated|ruled out as an outpatient")
+
+
+def test_discharge_summary_mentions_every_assigned_code_when_none_is_silent(world):
+    dx, px = ["4019", "42731", "25000", "5990"], ["3893", "9604"]
+    quiet = S.TextConfig(p_silent_dx=0, p_silent_px=0, p_silent_tail=0, p_synonym=0, extra_mentions=0,
+                         extra_mentions_tail=0, negated=0, family=0, rule_out=0, uncoded=0)
+    a = _admission(world, dx, px)
+    for seed in range(5):
+        text = summary.discharge_summary(a, world, Dice(np.random.default_rng(seed)), quiet).lower()
+        for kind, i in [("dx", i) for i in a.dx] + [("px", i) for i in a.px]:
+            world.phrase(kind, i, Dice(np.random.default_rng(0)), 0.0)  # caches the code's forms
+            _, forms = world.forms[(kind, i)]
+            assert any(f in text for f in forms), (seed, world.kind(kind).cat.codes[i])
+        assert not NEGATED.search(text)  # no distractors: nothing is negated or ruled out
+    loud = dataclasses.replace(quiet, negated=30.0, rule_out=10.0)
+    assert NEGATED.search(summary.discharge_summary(a, world, Dice(np.random.default_rng(0)), loud).lower())
+    newborn = summary.discharge_summary(_admission(world, ["V3000"], [], newborn=True), world,
+                                        Dice(np.random.default_rng(0)), quiet)
+    assert "Infant admitted to the NICU with" in newborn and "Lives with parents." in newborn
+
+
+def test_package_modules_and_functions_stay_short():
+    """Issue 8's house rules for the generator: no module over ~400 lines, no function over ~60."""
+    for path in sorted(Path(S.__file__).parent.glob("*.py")):
+        source = path.read_text()
+        assert len(source.splitlines()) <= 400, path.name
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                assert node.end_lineno - node.lineno + 1 <= 60, f"{path.name}: {node.name}"

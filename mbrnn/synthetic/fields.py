@@ -1,0 +1,52 @@
+"""CSV fields as the PhysioNet release of MIMIC-III writes them, and the reproducible gzip writer."""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+
+from mbrnn.io import atomic_path
+
+
+def quote(s: str) -> str:
+    """A string field: always double-quoted, inner quotes doubled."""
+    return '"' + s.replace('"', '""') + '"'
+
+
+def quote_or_null(s: str) -> str:
+    """A string field that is NULL (bare empty) when empty."""
+    return quote(s) if s else ""
+
+
+def csv_datetime(t: datetime | None) -> str:
+    """A DATETIME field (``YYYY-MM-DD hh:mm:ss``); NULL for None."""
+    return "" if t is None else f"{t.year:04d}-{t.month:02d}-{t.day:02d} {t.hour:02d}:{t.minute:02d}:00"
+
+
+def csv_date(t: datetime) -> str:
+    """A DATE field (``YYYY-MM-DD``)."""
+    return f"{t.year:04d}-{t.month:02d}-{t.day:02d}"
+
+
+def datetimes(a: np.ndarray) -> list:
+    """datetime64 array -> list of datetime (None for NaT), for fast formatting in Python loops."""
+    return a.astype("datetime64[s]").tolist()
+
+
+@contextlib.contextmanager
+def gz_csv(path: Path, columns: list[str], level: int) -> Iterator[Callable[[str], int]]:
+    """Write a gzipped CSV atomically and reproducibly (no name, mtime 0 in the gzip header).
+
+    Yields a function that appends text (rows ending in newlines) after the quoted header.
+    """
+    with atomic_path(path) as tmp, open(tmp, "wb") as f, \
+            gzip.GzipFile(filename="", mode="wb", fileobj=f, mtime=0, compresslevel=level) as gz:
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; raw data is meant to be readable
+        gz.write((",".join(f'"{c}"' for c in columns) + "\n").encode("utf-8"))
+        yield lambda text: gz.write(text.encode("utf-8"))
