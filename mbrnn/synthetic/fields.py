@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import gzip
-import os
 from datetime import datetime
 from pathlib import Path
 from typing import Callable, Iterator
@@ -47,6 +46,5 @@ def gz_csv(path: Path, columns: list[str], level: int) -> Iterator[Callable[[str
     """
     with atomic_path(path) as tmp, open(tmp, "wb") as f, \
             gzip.GzipFile(filename="", mode="wb", fileobj=f, mtime=0, compresslevel=level) as gz:
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; raw data is meant to be readable
         gz.write((",".join(f'"{c}"' for c in columns) + "\n").encode("utf-8"))
         yield lambda text: gz.write(text.encode("utf-8"))
