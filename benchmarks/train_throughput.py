@@ -102,14 +102,25 @@ def build(job: dict):
     if job["variant"] == "reference":
         model = reference_mbrnn(W, job["n_icd"], job["n_ccs"], job["cfg"].get("hidden", 300))
     else:
-        if job["variant"] == "legacy":  # before issue 11: exact two-GRU path inside autocast, whole attention
-            layers.BiRNN.forward = lambda self, x, lengths=None: self._forward_exact(x, lengths)
         model = build_model(job["cfg"], W, job["n_icd"], job["n_ccs"])
-        for m in model.modules():
-            if isinstance(m, layers.LabelAttention) and job["variant"] == "legacy":
-                m.max_cells = None
+        if job["variant"] == "legacy":
+            make_legacy(model)
     amp = job["device"] == "cuda" and job["variant"] != "reference"
     return model.to(job["device"]), build_loss(LOSS[arch]), amp
+
+
+def make_legacy(model) -> None:
+    """Turn `model` into the code before issue 11: the exact two-RNN path run inside autocast (cuDNN RNNs in
+    half precision), the whole (B, n, L) attention at once. Per instance, so other models are untouched."""
+    import types
+
+    from mbrnn.models import layers
+
+    for m in model.modules():
+        if isinstance(m, layers.BiRNN):
+            m.forward = types.MethodType(lambda self, x, lengths=None: self._forward_exact(x, lengths), m)
+        if isinstance(m, layers.LabelAttention):
+            m.max_cells = None
 
 
 def make_batches(lengths: list[list[int]], n_icd: int, n_ccs: int, seed: int) -> list[dict]:
@@ -219,8 +230,21 @@ def epoch_plan(lengths: dict, setting: str, steps: int, eval_steps: int, seed: i
     return plan
 
 
-def spawn(job: dict) -> dict | str:
-    """Run one job in a fresh process (its own peak memory); returns the result or the error's last line."""
+def spawn(job: dict, in_process: bool = False) -> dict | str:
+    """Run one job in a fresh process (its own peak memory), or in this one on CUDA with ``in_process`` set
+    (peak memory reset per job; saves the process start-up); returns the result or the error's last line."""
+    if in_process and job["device"] == "cuda":
+        import gc
+
+        import torch
+
+        try:
+            return run_job(job)
+        except Exception as e:  # noqa: BLE001 - one failed job (e.g. out of memory) must not end the run
+            return f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
+        finally:
+            gc.collect()
+            torch.cuda.empty_cache()
     r = subprocess.run([sys.executable, os.path.abspath(__file__), "--worker", json.dumps(job)],
                        capture_output=True, text=True, cwd=ROOT)
     if r.returncode != 0:
@@ -243,7 +267,7 @@ def run_shapes(args, variants: list[str]) -> list[dict]:
         for model, variant, cfg in jobs_for(variants, cfgs):
             job = {"cfg": cfg, "variant": variant, "device": args.device, "n_icd": n_icd, "n_ccs": n_ccs,
                    "train_lengths": [[L] * B] * args.steps, "eval_lengths": []}
-            r = spawn(job)
+            r = spawn(job, args.in_process)
             row = {"shape": shape, "model": model, "variant": variant, "batch": B, "tokens": L, "labels": n_icd}
             if isinstance(r, str):
                 rows.append({**row, "error": r})
@@ -265,7 +289,7 @@ def run_lengths(args, variants: list[str]) -> list[dict]:
             job = {"cfg": cfg, "variant": variant, "device": args.device, "n_icd": MIMIC[setting]["n_icd"],
                    "n_ccs": MIMIC[setting]["n_ccs"], "train_lengths": plan["train"]["lengths"],
                    "eval_lengths": plan["eval"]["lengths"]}
-            r = spawn(job)
+            r = spawn(job, args.in_process)
             row = {"setting": setting, "model": model, "variant": variant,
                    "median_tokens": plan["train"]["median_tokens"], "train_batches": plan["train"]["n_batches"]}
             if isinstance(r, str):
@@ -302,6 +326,7 @@ def main() -> None:
     ap.add_argument("--variants", nargs="+", default=["ours", "reference"], choices=["ours", "legacy", "reference"])
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--json", help="also write every row to this JSON file")
+    ap.add_argument("--in-process", action="store_true", help="CUDA: run the jobs in this process (faster start)")
     args = ap.parse_args()
     if args.worker:
         print(json.dumps(run_job(json.loads(args.worker))))
