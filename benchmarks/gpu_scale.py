@@ -111,7 +111,8 @@ def main() -> None:
     args = ap.parse_args()
     for split in ("train", "dev"):  # fail before any GPU work
         if not os.path.exists(os.path.join(args.cohort, f"{split}.parquet")):
-            sys.exit(f"{args.cohort}/{split}.parquet not found: build a cohort first (dvc repro cohort) or pass --cohort")
+            sys.exit(f"{args.cohort}/{split}.parquet not found: build a cohort first (dvc repro cohort) "
+                     "or pass --cohort")
     import torch
 
     device = "cpu" if args.prepare_only else "cuda"

@@ -27,11 +27,12 @@ def _old_birnn(rnn, x, lengths):
     return h * prefix_mask(lengths, x.size(1))[..., None]
 
 
+@pytest.mark.parametrize("impl", ["exact", "fused"])
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
-def test_recurrence_runs_in_fp32_under_bf16_autocast(cell):
+def test_recurrence_runs_in_fp32_under_bf16_autocast(cell, impl):
     """Outputs and gradients under CPU bf16 autocast are fp32 and equal the fp32 run bit for bit."""
     torch.manual_seed(0)
-    rnn = BiRNN(cell, 6, 5)
+    rnn = BiRNN(cell, 6, 5, impl=impl)
     x, lengths = _padded([9, 4, 1], 9, 6)
     grads = []
     for amp in (False, True):
@@ -53,20 +54,6 @@ def test_recurrence_runs_in_fp32_under_bf16_autocast(cell):
     assert gxamp.dtype == torch.float32 and all(g.dtype == torch.float32 for g in gpamp)
     assert all(torch.equal(a, p.grad) for a, p in zip(gpamp, rnn.parameters()))
     torch.testing.assert_close(hamp, h32, atol=2e-2, rtol=0)  # and it is near the unrounded run
-
-
-def test_mbrnn_encoder_keeps_fp32_gru_under_autocast():
-    """Inside the whole model the GRU's output stays fp32 under autocast while the heads run in bf16."""
-    emb = np.random.default_rng(0).normal(size=(30, 8)).astype(np.float32)
-    torch.manual_seed(0)
-    model = build_model({"arch": "mbrnn", "hidden": 6}, emb, 5, 3).eval()
-    seen = {}
-    model.gru.register_forward_hook(lambda m, i, o: seen.update(gru=o.dtype))  # returns None: output kept
-    tokens = torch.randint(2, 30, (2, 7))
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        out = model(tokens, torch.ones(2, 7, dtype=torch.bool))
-    assert seen["gru"] == torch.float32
-    assert out["icd"].shape == (2, 5)
 
 
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
@@ -175,3 +162,47 @@ def test_laat_loads_a_checkpoint_from_before_the_shared_attention():
     fresh = LAAT(emb, 5, hidden=4, d_a=3)
     fresh.load_state_dict(old)
     assert torch.equal(fresh.attn.W, old["V"]) and torch.equal(fresh.attn.U, old["U"])
+
+
+def _throughput_module():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "train_throughput.py"
+    spec = importlib.util.spec_from_file_location("train_throughput", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_benchmark_reference_computes_unmasked_mbrnn():
+    """The benchmark's reference comparator is MBRNN with mask_padding=False (same weights -> same logits)."""
+    tt = _throughput_module()
+    W = np.random.default_rng(0).standard_normal((tt.VOCAB, 100)).astype(np.float32)
+    torch.manual_seed(0)
+    ours = build_model({"arch": "mbrnn", "hidden": 6, "mask_padding": False}, W, 5, 3).eval()
+    ref = tt.reference_mbrnn(W, 5, 3, 6).eval()
+    with torch.no_grad():
+        for suffix, rnn in (("", ours.gru.fwd), ("_reverse", ours.gru.bwd)):
+            for name, p in rnn.named_parameters():
+                getattr(ref.gru, name + suffix).copy_(p)
+        ref.ram.load_state_dict(ours.ram.state_dict())
+        for head, mine in ((ref.icd, ours.icd_head), (ref.ccs, ours.ccs_head)):
+            head.U.weight.copy_(mine.U), head.final.weight.copy_(mine.W), head.final.bias.copy_(mine.b)
+    tokens = torch.randint(2, tt.VOCAB, (2, 9))
+    mask = prefix_mask(torch.tensor([9, 4]), 9)
+    a, b = ours(tokens, mask), ref(tokens, mask)
+    for k in ("icd", "ccs"):
+        torch.testing.assert_close(b[k], a[k], atol=1e-5, rtol=1e-5)
+
+
+def test_benchmark_epoch_plan_uses_mimic_sizes():
+    """Real-length mode: one epoch at MIMIC-III's split sizes through the study's length-bucketed loader."""
+    tt = _throughput_module()
+    lengths = {"train": np.array([5, 50, 500, 4000]), "dev": np.array([7, 70])}
+    plan = tt.epoch_plan(lengths, "full", steps=3, eval_steps=2)
+    assert plan["train"]["n_batches"] == -(-47_719 // 16) and plan["eval"]["n_batches"] == -(-1_631 // 32)
+    assert len(plan["train"]["lengths"]) == 3 and len(plan["eval"]["lengths"]) == 2
+    for b in plan["train"]["lengths"]:  # bucketed: lengths drawn from the cohort's own values
+        assert set(b) <= {5, 50, 500, 4000} and len(b) <= 16
+    assert plan["train"]["epoch_cells"] >= 47_719 * 5
