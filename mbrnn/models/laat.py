@@ -48,9 +48,9 @@ class LAAT(nn.Module):
         d = 2 * hidden
         self.W = nn.Parameter(torch.empty(d_a, d))
         nn.init.normal_(self.W, 0.0, init_std)
-        # U (n, d_a) queries, V (n, 2u) outputs ("attn.W"), b: N(0, init_std), bias as nn.Linear's default
+        # U (n, d_a) queries and V (n, 2u) outputs ("attn.W") ~ N(0, init_std); bias as nn.Linear's default
         self.attn = LabelAttention(d, n_icd, d_query=d_a, init_std=init_std)
-        self._register_load_state_dict_pre_hook(_rename_old_keys)
+        self.register_load_state_dict_pre_hook(_rename_old_keys)
 
     # the attention's parameters under their names in the LAAT paper (and in this class before the shared head)
     U = property(lambda self: self.attn.U, doc="label queries (n, d_a)")
@@ -71,7 +71,7 @@ class LAAT(nn.Module):
         return {"icd": self.attn(H, mask, keys=Z.transpose(1, 2))}  # (B, n)
 
 
-def _rename_old_keys(state_dict, prefix, *args) -> None:
+def _rename_old_keys(module, state_dict, prefix, *args) -> None:
     """Map a checkpoint written before the shared attention (U, V, b) onto attn.U, attn.W, attn.b."""
     for old, new in _OLD_KEYS.items():
         if prefix + old in state_dict and prefix + new not in state_dict:
