@@ -326,6 +326,8 @@ def main() -> None:
     ap.add_argument("--variants", nargs="+", default=["ours", "reference"], choices=["ours", "legacy", "reference"])
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--json", help="also write every row to this JSON file")
+    ap.add_argument("--extrapolate", action="store_true", help="accepted for old callers (gpu_check.sh); the "
+                    "s/epoch column is always printed")
     ap.add_argument("--in-process", action="store_true", help="CUDA: run the jobs in this process (faster start)")
     args = ap.parse_args()
     if args.worker:
