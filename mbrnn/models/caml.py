@@ -7,76 +7,20 @@
     M = A · H                                  (B, n, f)     one document vector per label
     logit_j = <W_j, M_j> + b_j                 (B, n)
 
-`LabelAttention` (the last three lines) is also the output layer of MBRNN's two branches.
+The last three lines are `layers.LabelAttention`, shared with MBRNN's two branches and LAAT.
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+# re-exported: these lived here before moving to layers.py
+from .layers import LabelAttention, check_mask, pretrained_embedding, prefix_mask
 
-def pretrained_embedding(embeddings: np.ndarray, freeze: bool) -> nn.Embedding:
-    """nn.Embedding initialised from the word2vec matrix (V, E); row 0 is PAD, row 1 UNK."""
-    if not isinstance(embeddings, np.ndarray) or embeddings.ndim != 2 or embeddings.shape[0] < 2:
-        raise ValueError(
-            "embeddings must be a 2-D numpy array (V, E) with V >= 2 (row 0 <pad>, row 1 <unk>); "
-            f"got {type(embeddings).__name__} {getattr(embeddings, 'shape', None)}. "
-            "Load it from data/embeddings/embeddings.npy."
-        )
-    weight = torch.from_numpy(np.ascontiguousarray(embeddings, dtype=np.float32))
-    return nn.Embedding.from_pretrained(weight, freeze=freeze, padding_idx=0)
-
-
-def check_mask(tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Validate a right-padded boolean mask and return the lengths (B,) (an empty document counts as length 1)."""
-    if tokens.dim() != 2 or mask.shape != tokens.shape:
-        raise ValueError(f"tokens and mask must both be (B, L); got {tuple(tokens.shape)} and {tuple(mask.shape)}")
-    mask = mask.bool()
-    lengths = mask.sum(1)
-    positions = torch.arange(mask.size(1), device=mask.device)
-    if not torch.equal(mask, positions[None, :] < lengths[:, None]):
-        raise ValueError("mask must be right-padded (True on a prefix of each row, then False); see mbrnn/data.py")
-    return lengths.clamp(min=1)
-
-
-def prefix_mask(lengths: torch.Tensor, L: int) -> torch.Tensor:
-    """(B,) lengths -> (B, L) bool, True on the first lengths[b] positions."""
-    return torch.arange(L, device=lengths.device)[None, :] < lengths[:, None]
-
-
-class LabelAttention(nn.Module):
-    """Per-label attention and per-label linear output (CAML's output layer; MBRNN's branch head).
-
-    Memory: `scores` and `A` are each (B, n, L) floats, i.e. 16 x 8,922 x 4,000 x 4 B = 2.3 GB apiece in
-    fp32; autograd keeps A (softmax output) and the backward pass allocates two more of that size, so budget
-    about 4 x B·n·L·4 bytes per branch. M is only (B, n, d) (16 x 8,922 x 600 x 4 B = 0.34 GB).
-    """
-
-    def __init__(self, d: int, n_labels: int):
-        super().__init__()
-        self.U = nn.Parameter(torch.empty(n_labels, d))  # attention queries, one per label
-        self.W = nn.Parameter(torch.empty(n_labels, d))  # output weights, one per label
-        self.b = nn.Parameter(torch.empty(n_labels))
-        # as the reference (nn.Linear weights reset with xavier_uniform_, bias left at nn.Linear's default)
-        nn.init.xavier_uniform_(self.U)
-        nn.init.xavier_uniform_(self.W)
-        nn.init.uniform_(self.b, -1 / math.sqrt(d), 1 / math.sqrt(d))
-
-    def forward(self, H: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        # H: (B, L, d); mask: (B, L) bool or None (None = attend to every position, as the reference)
-        scores = self.U @ H.transpose(1, 2)  # (B, n, L)
-        if mask is not None:
-            # in place is safe: matmul does not keep its output for backward
-            scores = scores.masked_fill_(~mask[:, None, :], float("-inf"))
-        A = F.softmax(scores, dim=-1)  # (B, n, L)
-        del scores
-        M = A @ H  # (B, n, d)
-        return (self.W * M).sum(-1) + self.b  # (B, n)
+__all__ = ["CAML", "LabelAttention", "check_mask", "pretrained_embedding", "prefix_mask"]
 
 
 class CAML(nn.Module):

@@ -10,8 +10,8 @@ The "balanced" part is the focal loss (mbrnn/losses.py). Reference implementatio
 (RNNmodel_MTL + OutputLayer_MTL + RAM), which this module follows line by line.
 
 Padding. With `mask_padding=True` (default) padding cannot reach a real position's output in eval mode:
-the GRU runs on a packed sequence, padded positions are zeroed before every convolution of the RAM (a
-k=3 convolution would otherwise read a pad next to the last real token, and BatchNorm's shift makes zeros
+the GRU never reads a pad (as on a packed sequence), padded positions are zeroed before every convolution
+of the RAM (a k=3 convolution would otherwise read a pad next to the last real token, and BatchNorm's shift makes zeros
 non-zero after the first block), and attention scores on pads are -inf. One leak remains by design: in
 training mode BatchNorm's batch statistics are computed over all B x L positions, pads (zeros) included.
 `mask_padding=False` reproduces the reference exactly: GRU over pads, no zeroing, no attention mask.
@@ -24,8 +24,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from .caml import LabelAttention, check_mask, pretrained_embedding, prefix_mask
-from .layers import BiRNN
+from .layers import BiRNN, LabelAttention, check_mask, pretrained_embedding, prefix_mask
 
 
 class ConvBlock(nn.Module):
@@ -92,7 +91,8 @@ class MBRNN(nn.Module):
     """BiGRU encoder -> RAM -> ICD and CCS label-attention branches.
 
     Ablations: `use_ram=False` (no RAM, attention directly on the GRU states), `use_ccs=False` (single task,
-    returns only "icd").
+    returns only "icd"). `rnn_impl` (auto|exact|fused) picks the BiGRU's implementation (`layers.BiRNN`);
+    auto = fused on CUDA, exact on CPU. The GRU always runs in fp32 (see `layers`).
     """
 
     def __init__(
@@ -108,6 +108,7 @@ class MBRNN(nn.Module):
         use_ram: bool = True,
         use_ccs: bool = True,
         mask_padding: bool = True,
+        rnn_impl: str = "auto",
     ):
         super().__init__()
         if use_ccs and n_ccs < 1:
@@ -115,7 +116,7 @@ class MBRNN(nn.Module):
         self.mask_padding = mask_padding
         self.embed = pretrained_embedding(embeddings, freeze=freeze_embeddings)
         self.embed_drop = nn.Dropout(embed_dropout)
-        self.gru = BiRNN("gru", self.embed.embedding_dim, hidden)  # bidirectional, d = 2 * hidden
+        self.gru = BiRNN("gru", self.embed.embedding_dim, hidden, rnn_impl)  # bidirectional, fp32, d = 2 * hidden
         d = 2 * hidden
         self.ram = RAM(d, ram_kernel_size, ram_dropout) if use_ram else None
         self.icd_head = LabelAttention(d, n_icd)
