@@ -1,0 +1,280 @@
+"""Documented rules of the core that one-line bugs would break (issue 14's surviving mutants).
+
+Each test checks a behaviour against an independent reference (hand-worked numbers, a closed-form gradient, the
+paper's equations recomputed from the module's own submodules), not the line that implements it.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from mbrnn import codes, metrics
+from mbrnn.losses import FocalLoss, build_loss
+from mbrnn.models import build_model
+from mbrnn.models.mbrnn import RAM
+
+torch.set_num_threads(1)
+
+
+# --- metrics: the threshold convention (y_prob >= threshold) --------------------------------------------------
+
+def test_probability_equal_to_the_threshold_is_a_prediction():
+    """Hand-worked: at threshold 0.5 the two cells scored exactly 0.5 are predicted (tp 2, fp 1, fn 0)."""
+    y_true = np.array([[1, 0], [0, 1]], dtype=bool)
+    y_prob = np.array([[0.5, 0.49], [0.5, 0.7]])
+    m = metrics.evaluate(y_true, y_prob, threshold=0.5)
+    assert m["micro_precision"] == pytest.approx(2 / 3)
+    assert m["micro_recall"] == 1.0
+    assert m["micro_f1"] == pytest.approx(0.8)
+    # per label: label 0 P 1/2 R 1, label 1 P 1 R 1 -> macro P 3/4, R 1, CAML macro-F1 = 6/7
+    assert m["macro_precision"] == pytest.approx(0.75) and m["macro_f1"] == pytest.approx(6 / 7)
+    assert m["exact_match"] == 0.5
+    assert metrics.evaluate(y_true, y_prob, threshold=0.51)["micro_f1"] == pytest.approx(2 / 3)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_tune_threshold_counts_a_probability_on_a_grid_value_as_predicted(dtype):
+    """Positives scored exactly 0.5, negatives exactly 0.25: only t = 0.5 separates them under y_prob >= t
+    (under y_prob > t, t = 0.25 would)."""
+    y_true = np.array([[1, 0, 0], [0, 1, 0], [1, 0, 1]], dtype=bool)
+    y_prob = np.where(y_true, 0.5, 0.25).astype(dtype)
+    assert metrics.tune_threshold(y_true, y_prob, grid=np.array([0.25, 0.5, 0.75])) == 0.5
+    assert metrics.evaluate(y_true, y_prob, threshold=0.5)["micro_f1"] == 1.0
+    assert metrics.evaluate(y_true, y_prob, threshold=0.25)["micro_precision"] == pytest.approx(4 / 9)
+    y_prob = np.where(y_true, 0.5, 0.45)  # float64 on the default grid
+    assert metrics.tune_threshold(y_true, y_prob) == 0.5
+
+
+def test_tune_threshold_prefers_the_smallest_on_ties():
+    y_true = np.array([[1, 0]], dtype=bool)
+    y_prob = np.array([[0.9, 0.1]])
+    assert metrics.tune_threshold(y_true, y_prob, grid=np.array([0.5, 0.2, 0.8])) == 0.2
+
+
+def test_tied_scores_rank_by_label_index():
+    """All 40 labels tied: the top-k cut keeps the lowest label indices (stable order), whatever the sort."""
+    L = 40
+    y_prob = np.full((2, L), 0.3)
+    y_true = np.zeros((2, L), dtype=bool)
+    y_true[0, :5] = True  # gold labels first in index order: all inside the top 5
+    y_true[1, -5:] = True  # gold labels last: none inside the top 15
+    m = metrics.evaluate(y_true, y_prob, ks=(5, 15))
+    assert m["p@5"] == pytest.approx(0.5) and m["r@5"] == pytest.approx(0.5)
+    assert m["p@15"] == pytest.approx((5 / 15) / 2)
+    y_prob[1, -1] = 0.31  # one gold label of document 1 strictly ahead
+    assert metrics.evaluate(y_true, y_prob, ks=(5,))["p@5"] == pytest.approx((1 + 1 / 5) / 2)
+
+
+def test_top_k_cut_inside_ties_matches_pythons_stable_sort():
+    """Heavily tied scores: precision and recall at k equal a brute force over Python's (stable) sorted order."""
+    rng = np.random.default_rng(0)
+    y_prob = rng.choice([0.1, 0.3, 0.5], size=(60, 20))
+    y_true = rng.random((60, 20)) < 0.3
+    y_true[0] = False  # a document without gold labels counts for p@k only
+    ks = (1, 3, 5, 8)
+    m = metrics.evaluate(y_true, y_prob, ks=ks)
+    for k in ks:
+        hits = [sum(t[j] for j in sorted(range(20), key=lambda j: -p[j])[:k]) for t, p in zip(y_true, y_prob)]
+        gold = y_true.sum(1)
+        assert m[f"p@{k}"] == pytest.approx(np.mean(hits) / k), k
+        assert m[f"r@{k}"] == pytest.approx(np.mean([h / g for h, g in zip(hits, gold) if g])), k
+
+
+def test_documents_without_gold_labels_give_documented_values_without_warnings():
+    """No gold label at all: recall-type scores and AUCs are nan, precision-type scores 0, and no numpy warning."""
+    y_true = np.zeros((2, 3), dtype=bool)
+    y_prob = np.array([[0.7, 0.2, 0.1], [0.1, 0.2, 0.3]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m = metrics.evaluate(y_true, y_prob, ks=(1,))
+    for key in ("macro_precision_present", "macro_recall_present", "macro_f1_present", "macro_f1_mean_present",
+                "micro_auc", "macro_auc", "r@1", "r_precision", "map"):
+        assert np.isnan(m[key]), key
+    assert m["micro_precision"] == 0.0 and m["macro_precision"] == 0.0 and m["p@1"] == 0.0
+    assert m["exact_match"] == 0.5 and m["n_labels_present"] == 0
+
+
+def test_macro_f1_is_zero_when_nothing_is_right():
+    y_true = np.array([[1, 0], [1, 0]], dtype=bool)
+    m = metrics.evaluate(y_true, np.zeros((2, 2)))  # default threshold 0.5: nothing predicted
+    assert m["macro_precision"] == 0.0 and m["macro_recall"] == 0.0 and m["macro_f1"] == 0.0
+    assert m["micro_f1"] == 0.0 and np.isnan(m["macro_auc"])  # no label has both classes
+
+
+def test_default_threshold_is_one_half():
+    y_true = np.array([[1, 0], [0, 1]], dtype=bool)
+    y_prob = np.array([[0.5, 0.49], [0.5, 0.7]])
+    assert metrics.evaluate(y_true, y_prob) == metrics.evaluate(y_true, y_prob, threshold=0.5)
+    assert metrics.evaluate(y_true, y_prob)["micro_f1"] == pytest.approx(0.8)
+
+
+def test_last_ranked_gold_label_counts_for_recall_and_map():
+    y_true = np.array([[0, 0, 1], [1, 0, 1]], dtype=bool)
+    y_prob = np.array([[0.9, 0.5, 0.1], [0.9, 0.5, 0.1]])
+    m = metrics.evaluate(y_true, y_prob, ks=(1,))
+    assert m["r@1"] == pytest.approx((0 + 1 / 2) / 2)
+    assert m["r_precision"] == pytest.approx((0 + 1 / 2) / 2)
+    assert m["map"] == pytest.approx((1 / 3 + (1 + 2 / 3) / 2) / 2)
+
+
+def test_integer_labels_equal_boolean_labels():
+    y_true = np.array([[1, 0, 1], [0, 0, 1]])
+    y_prob = np.array([[0.9, 0.2, 0.4], [0.6, 0.1, 0.8]])
+    assert metrics.evaluate(y_true, y_prob) == metrics.evaluate(y_true.astype(bool), y_prob)
+    assert metrics.tune_threshold(y_true, y_prob) == metrics.tune_threshold(y_true.astype(bool), y_prob)
+
+
+def test_per_label_counts_are_int64():
+    tp, fp, fn = metrics.per_label_counts(np.array([[1, 0], [1, 1]], dtype=bool), np.array([[1, 1], [0, 1]]))
+    assert [a.dtype for a in (tp, fp, fn)] == [np.dtype(np.int64)] * 3
+    assert tp.tolist() == [1, 1] and fp.tolist() == [0, 1] and fn.tolist() == [1, 0]
+
+
+def test_bad_metric_input_is_rejected_with_its_message():
+    y = np.array([[1, 0]], dtype=bool)
+    with pytest.raises(ValueError, match="^y_true must be boolean or 0/1$"):
+        metrics.evaluate(np.array([[2, 0]]), np.array([[0.1, 0.2]]))
+    with pytest.raises(ValueError, match="^y_prob contains NaN or inf; check the model outputs"):
+        metrics.evaluate(y, np.array([[np.nan, 0.2]]))
+    with pytest.raises(ValueError, match="^y_true and y_pred must both be"):
+        metrics.per_label_counts(y, np.array([[1, 0, 0]]))
+    for ks in ((0,), (2.5,), (5, -1)):
+        with pytest.raises(ValueError, match="^ks must be positive integers"):
+            metrics.evaluate(y, np.array([[0.9, 0.2]]), ks=ks)
+    with pytest.raises(ValueError, match="^threshold grid is empty$"):
+        metrics.tune_threshold(y, np.array([[0.9, 0.2]]), grid=np.array([]))
+    assert metrics.tune_threshold(y, np.array([[0.9, 0.2]]), grid=np.array([0.3])) == 0.3
+
+
+# --- codes ---------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("raw,kind", [("40", "dx"), ("4", "dx"), ("401999", "dx"), ("V1", "dx"), ("V12345", "dx"),
+                                      ("E12", "dx"), ("E12345", "dx"), ("4", "px"), ("12345", "px"), ("V12", "px")])
+def test_codes_of_the_wrong_length_are_not_icd9(raw, kind):
+    """A two-digit string is not a diagnosis (it would be dotted and then classified as a procedure)."""
+    assert not codes.is_valid(raw, kind)
+    with pytest.raises(codes.CodeError):
+        codes.format_icd9(raw, kind)
+
+
+@pytest.mark.parametrize("raw,kind", [("401", "dx"), ("40199", "dx"), ("V12", "dx"), ("V1234", "dx"), ("E123", "dx"),
+                                      ("E1234", "dx"), ("12", "px"), ("1234", "px")])
+def test_codes_of_every_valid_length_are_icd9(raw, kind):
+    assert codes.is_valid(raw, kind)
+    assert codes.kind_of(codes.format_icd9(raw, kind)) == kind
+
+
+def test_descriptions_come_from_mimic_first_then_cms():
+    """D_ICD tables (the data's own) win over CMS v32; CMS fills codes the tables lack; unknown codes get ''."""
+    d_icd = {"dx": {"4019": "title from D_ICD_DIAGNOSES"}, "px": {}}
+    table = codes.label_table(["401.9", "414.01", "38.93", "999.99"], d_icd, codes.CCSMapper()).set_index("code")
+    assert table.loc["401.9", "description"] == "title from D_ICD_DIAGNOSES"
+    assert table.loc["414.01", "description"] == codes.cms_descriptions("dx")["41401"] != ""
+    assert table.loc["38.93", "description"] == codes.cms_descriptions("px")["3893"] != ""
+    assert table.loc["999.99", "description"] == ""
+    assert table.loc["38.93", "kind"] == "px" and table.loc["38.93", "ccs"] == "px:38"
+
+
+# --- focal loss ----------------------------------------------------------------------------------------------
+
+def focal_reference_grad(x, y, gamma, alpha):
+    """d mean(FL)/dx in closed form: s·α(1−p_t)^γ(γ·p_t·log p_t − (1 − p_t)) / N, s = +1 for y = 1, −1 for y = 0."""
+    p = torch.sigmoid(x)
+    p_t = torch.where(y > 0.5, p, 1 - p)
+    s = 2 * y - 1
+    return s * alpha * (1 - p_t) ** gamma * (gamma * p_t * torch.log(p_t) - (1 - p_t)) / x.numel()
+
+
+@pytest.mark.parametrize("gamma,alpha", [(2.0, 0.999), (1.0, 0.25), (0.0, 1.0), (3.5, 1.0)])
+def test_focal_gradient_matches_the_closed_form(gamma, alpha):
+    g = torch.Generator().manual_seed(0)
+    x = (torch.randn(6, 7, generator=g, dtype=torch.float64) * 3).requires_grad_()
+    y = (torch.rand(6, 7, generator=g, dtype=torch.float64) < 0.4).double()
+    loss = FocalLoss(gamma=gamma, alpha=alpha)
+    torch.autograd.gradcheck(lambda z: loss(z, y), (x,))
+    (grad,) = torch.autograd.grad(loss(x, y), x)
+    torch.testing.assert_close(grad, focal_reference_grad(x.detach(), y, gamma, alpha), rtol=1e-10, atol=1e-12)
+
+
+def test_multitask_focal_gradient_weights_each_branch():
+    g = torch.Generator().manual_seed(1)
+    x_icd = torch.randn(4, 5, generator=g, dtype=torch.float64, requires_grad=True)
+    x_ccs = torch.randn(4, 3, generator=g, dtype=torch.float64, requires_grad=True)
+    y_icd, y_ccs = (torch.rand(4, 5, generator=g) < 0.5).double(), (torch.rand(4, 3, generator=g) < 0.5).double()
+    loss = build_loss("focal", gamma=2.0, alpha=0.5, ccs_weight=0.3)({"icd": x_icd, "ccs": x_ccs},
+                                                                     {"icd": y_icd, "ccs": y_ccs})
+    gi, gc = torch.autograd.grad(loss, (x_icd, x_ccs))
+    torch.testing.assert_close(gi, 0.7 * focal_reference_grad(x_icd.detach(), y_icd, 2.0, 0.5))
+    torch.testing.assert_close(gc, 0.3 * focal_reference_grad(x_ccs.detach(), y_ccs, 2.0, 0.5))
+
+
+# --- RAM: the paper's equations --------------------------------------------------------------------------------
+
+def _block(b, x, m=None):
+    """ConvBlock by its documented definition: conv -> BN -> tanh -> conv -> BN, pads zeroed before each conv."""
+    if m is not None:
+        x = x * m
+    x = torch.tanh(b.bn1(b.conv1(x)))
+    if m is not None:
+        x = x * m
+    return b.bn2(b.conv2(x))
+
+
+def ram_reference(ram, X, mask=None):
+    """D1 = down1(X); D2 = down2(D1); T = lateral(D2); U1 = up1(T) + D1; U2 = up2(U1) ⊙ X; tanh(U2) (eval)."""
+    m = None if mask is None else mask[:, None, :].to(X.dtype)
+    if m is not None:
+        X = X * m
+    D1 = _block(ram.down1, X, m)
+    D2 = _block(ram.down2, D1, m)
+    T = _block(ram.lateral, D2, m)
+    U1 = _block(ram.up1, T, m) + D1
+    U2 = _block(ram.up2, U1, m) * X
+    return torch.tanh(U2)
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_ram_forward_follows_the_documented_equations(masked):
+    torch.manual_seed(0)
+    ram = RAM(16, kernel_size=3, dropout=0.5)
+    ram.train()
+    with torch.no_grad():  # non-trivial BatchNorm statistics
+        for _ in range(3):
+            ram(torch.randn(4, 16, 11) * 2)
+    ram.eval()
+    X = torch.randn(3, 16, 11) * 2
+    mask = (torch.arange(11)[None, :] < torch.tensor([11, 6, 2])[:, None]) if masked else None
+    with torch.no_grad():
+        out = ram(X, mask)
+        ref = ram_reference(ram, X, mask)
+    assert out.shape == X.shape
+    torch.testing.assert_close(out, ref)
+    assert out.abs().max() < 1  # the final tanh
+    assert (out.abs() > 1e-3).float().mean() > 0.5  # not a degenerate comparison
+
+
+# --- embeddings: trainable when the config says so -----------------------------------------------------------
+
+@pytest.mark.parametrize("cfg", [{"arch": "mbrnn", "hidden": 4}, {"arch": "caml", "num_filters": 4, "kernel_size": 3},
+                                 {"arch": "laat", "hidden": 4, "d_a": 4}])
+@pytest.mark.parametrize("freeze", [False, True])
+def test_freeze_embeddings_setting_is_obeyed(cfg, freeze):
+    rng = np.random.default_rng(0)
+    W = rng.normal(size=(12, 6)).astype(np.float32)
+    W[0] = 0
+    W0 = W.copy()
+    torch.manual_seed(0)
+    model = build_model({**cfg, "freeze_embeddings": freeze}, W, 3, 2)
+    emb = [m for m in model.modules() if isinstance(m, torch.nn.Embedding)]
+    assert len(emb) == 1 and emb[0].weight.requires_grad is not freeze
+    tokens = torch.tensor([[2, 3, 4, 5], [6, 7, 0, 0]])
+    mask = tokens > 0
+    model.train()
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.5)
+    out = model(tokens, mask)
+    sum(v.sum() for v in out.values()).backward()
+    opt.step()
+    moved = not np.allclose(emb[0].weight.detach().numpy()[2:8], W0[2:8])
+    assert moved is not freeze
