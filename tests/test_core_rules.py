@@ -47,6 +47,21 @@ def test_tune_threshold_counts_a_probability_on_a_grid_value_as_predicted(dtype)
     assert metrics.tune_threshold(y_true, y_prob) == 0.5
 
 
+def test_tune_threshold_is_the_best_grid_value_by_evaluate_when_scores_sit_on_the_grid():
+    """Reference: evaluate's micro-F1 at every grid value, smallest best. Scores lie exactly on grid values."""
+    grid = np.array([0.25, 0.5, 0.75])
+    y_true = np.array([[1, 0, 0], [0, 1, 0], [1, 0, 1]], dtype=bool)
+    y_prob = np.where(y_true, 0.75, 0.5)
+    y_prob[0, 1] = y_prob[2, 1] = 0.25
+    assert metrics.tune_threshold(y_true, y_prob, grid=grid) == 0.75
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        y_true = rng.random((12, 5)) < 0.4
+        y_prob = rng.choice(grid, size=(12, 5))
+        f1 = [metrics.evaluate(y_true, y_prob, threshold=t)["micro_f1"] for t in grid]
+        assert metrics.tune_threshold(y_true, y_prob, grid=grid) == grid[int(np.argmax(f1))]
+
+
 def test_tune_threshold_prefers_the_smallest_on_ties():
     y_true = np.array([[1, 0]], dtype=bool)
     y_prob = np.array([[0.9, 0.1]])
@@ -208,6 +223,43 @@ def test_multitask_focal_gradient_weights_each_branch():
     gi, gc = torch.autograd.grad(loss, (x_icd, x_ccs))
     torch.testing.assert_close(gi, 0.7 * focal_reference_grad(x_icd.detach(), y_icd, 2.0, 0.5))
     torch.testing.assert_close(gc, 0.3 * focal_reference_grad(x_ccs.detach(), y_ccs, 2.0, 0.5))
+
+
+def test_loss_defaults_are_the_references():
+    """FocalLoss and build_loss default to the MBRNN reference: focal, gamma 2, alpha 0.999, CCS weight 0.3."""
+    x, y = torch.zeros(2, 3), torch.tensor([[1.0, 0, 1], [0, 0, 1]])  # logit 0: FL = alpha * (1/2)^gamma * ln 2
+    assert FocalLoss()(x, y).item() == pytest.approx(0.999 * 0.5 ** 2 * np.log(2))
+    loss = build_loss()
+    assert isinstance(loss.base, FocalLoss) and (loss.base.gamma, loss.base.alpha, loss.ccs_weight) == (2.0, 0.999, 0.3)
+    xc, yc = torch.full((2, 1), 2.0), torch.ones(2, 1)
+    total = loss({"icd": x, "ccs": xc}, {"icd": y, "ccs": yc})
+    assert total.item() == pytest.approx(0.7 * FocalLoss()(x, y).item() + 0.3 * FocalLoss()(xc, yc).item())
+
+
+def test_bce_loss_ignores_focal_settings_and_takes_integer_targets():
+    x = torch.tensor([[0.3, -1.2], [2.0, 0.1]])
+    y = torch.tensor([[1, 0], [1, 1]])  # integer targets, as multi-hot arrays may come
+    loss = build_loss("bce", gamma=5.0, alpha=0.1, ccs_weight=0.0)
+    expected = torch.nn.functional.binary_cross_entropy_with_logits(x, y.float())
+    assert loss({"icd": x}, {"icd": y}).item() == pytest.approx(expected.item())
+    both = loss({"icd": x, "ccs": x}, {"icd": y, "ccs": 1 - y})
+    assert both.item() == pytest.approx(expected.item())  # weight 0: the CCS branch does not count
+    assert loss.last_parts["total"] == pytest.approx(expected.item()) and set(loss.last_parts) == {"icd", "ccs", "total"}
+    assert build_loss("focal", ccs_weight=1.0)({"icd": x, "ccs": x}, {"icd": y, "ccs": y}).item() > 0
+
+
+@pytest.mark.parametrize("w", [-0.01, 1.01])
+def test_ccs_weight_outside_the_unit_interval_is_rejected(w):
+    with pytest.raises(ValueError, match=r"^ccs_weight must lie in \[0, 1\]; got "):
+        build_loss("focal", ccs_weight=w)
+
+
+def test_loss_errors_name_the_fix():
+    with pytest.raises(ValueError, match=r"^loss kind must be 'focal' or 'bce'; got 'hinge' \(fix the loss entry"):
+        build_loss("hinge")
+    x = torch.zeros(1, 2)
+    with pytest.raises(ValueError, match="^the model returned 'ccs' logits but targets has no 'ccs' key"):
+        build_loss("bce")({"icd": x, "ccs": x}, {"icd": x})
 
 
 # --- RAM: the paper's equations --------------------------------------------------------------------------------
