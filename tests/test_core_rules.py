@@ -183,13 +183,58 @@ def test_codes_of_every_valid_length_are_icd9(raw, kind):
 
 def test_descriptions_come_from_mimic_first_then_cms():
     """D_ICD tables (the data's own) win over CMS v32; CMS fills codes the tables lack; unknown codes get ''."""
-    d_icd = {"dx": {"4019": "title from D_ICD_DIAGNOSES"}, "px": {}}
+    d_icd = {"dx": {"4019": "title from D_ICD_DIAGNOSES"}}  # no procedure table at all: CMS only
     table = codes.label_table(["401.9", "414.01", "38.93", "999.99"], d_icd, codes.CCSMapper()).set_index("code")
     assert table.loc["401.9", "description"] == "title from D_ICD_DIAGNOSES"
     assert table.loc["414.01", "description"] == codes.cms_descriptions("dx")["41401"] != ""
     assert table.loc["38.93", "description"] == codes.cms_descriptions("px")["3893"] != ""
     assert table.loc["999.99", "description"] == ""
     assert table.loc["38.93", "kind"] == "px" and table.loc["38.93", "ccs"] == "px:38"
+
+
+def test_cms_descriptions_are_read_from_the_packaged_files_as_latin1():
+    codes.cms_descriptions.cache_clear()  # read the files now, whatever an earlier test cached
+    dx, px = codes.cms_descriptions("dx"), codes.cms_descriptions("px", long=True)
+    assert dx["4019"] == "Unspecified essential hypertension"
+    assert dx["0413"] == "Friedl\u00e4nder's bacillus infection in conditions classified elsewhere and of unspecified site"
+    assert px["3893"] == "Venous catheterization, not elsewhere classified"
+    assert codes.cms_descriptions("dx", long=False)["4019"] == "Hypertension NOS"
+    assert len(dx) > 14000 and len(px) > 3800
+
+
+PRREF = (
+    "\"Single Level CCS, procedures\"\n"
+    "'ICD-9-CM CODE','CCS CATEGORY','CCS CATEGORY DESCRIPTION','ICD-9-CM CODE DESCRIPTION'\n"
+    "'3893 ','54  ','Other vascular catheterization, not heart','VENOUS CATH NEC'\n"
+    "'0066 ','45  ','Percutaneous transluminal coronary angioplasty (PTCA)'\n"
+    "'short row'\n"
+    "'0001 ','1   ','Incision and excision of CNS, Friedl\u00e4nder','X'\n"
+    "'    ','2   ','no code','X'\n"
+)
+
+
+def test_prref_file_is_read_exactly(tmp_path):
+    f = tmp_path / "prref.csv"
+    f.write_text(PRREF, encoding="latin-1")
+    code_to_ccs, names = codes.read_prref(f)
+    assert code_to_ccs == {"3893": "54", "0066": "45", "0001": "1"}
+    assert names == {"54": "Other vascular catheterization, not heart",
+                     "45": "Percutaneous transluminal coronary angioplasty (PTCA)",
+                     "1": "Incision and excision of CNS, Friedl\u00e4nder"}
+    m = codes.CCSMapper(f)
+    assert (m.map("0066", "px"), m.describe("px:45"), m.px_source) == ("px:45", names["45"], "hcup_prref")
+    assert m.map("9999", "px") is None and m.describe("px:77") == ""
+
+
+def test_prref_errors_name_the_file_and_the_fix(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"missing\.csv: HCUP procedure CCS file not found\. Download "
+                                                r"'\$prref 2015\.csv' from HCUP's CCS for ICD-9-CM page \(Single Level CCS, "
+                                                r"procedures\), or set cohort\.ccs_px_file to null"):
+        codes.read_prref(tmp_path / "missing.csv")
+    f = tmp_path / "other.csv"
+    f.write_text("'a','b','c'\n'1','2','3'\n")
+    with pytest.raises(ValueError, match=r"other\.csv: no header row with 'ICD-9-CM CODE' found; is this HCUP's"):
+        codes.read_prref(f)
 
 
 # --- focal loss ----------------------------------------------------------------------------------------------
@@ -248,6 +293,19 @@ def test_bce_loss_ignores_focal_settings_and_takes_integer_targets():
     assert build_loss("focal", ccs_weight=1.0)({"icd": x, "ccs": x}, {"icd": y, "ccs": y}).item() > 0
 
 
+def test_multitask_loss_defaults_and_parts():
+    from mbrnn.losses import MultitaskLoss
+
+    x, y = torch.tensor([[0.3, -1.2]]), torch.tensor([[1.0, 0.0]])
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(x, y).item()
+    loss = MultitaskLoss(torch.nn.BCEWithLogitsLoss())
+    assert loss.ccs_weight == 0.3 and loss.last_parts == {}
+    assert loss({"icd": x}, {"icd": y}).item() == pytest.approx(bce)
+    assert loss.last_parts == pytest.approx({"icd": bce, "total": bce})
+    # gamma reaches the focal loss: gamma 0, alpha 1 is plain BCE
+    assert build_loss("focal", gamma=0.0, alpha=1.0)({"icd": x}, {"icd": y}).item() == pytest.approx(bce)
+
+
 @pytest.mark.parametrize("w", [-0.01, 1.01])
 def test_ccs_weight_outside_the_unit_interval_is_rejected(w):
     with pytest.raises(ValueError, match=r"^ccs_weight must lie in \[0, 1\]; got "):
@@ -258,7 +316,7 @@ def test_loss_errors_name_the_fix():
     with pytest.raises(ValueError, match=r"^loss kind must be 'focal' or 'bce'; got 'hinge' \(fix the loss entry"):
         build_loss("hinge")
     x = torch.zeros(1, 2)
-    with pytest.raises(ValueError, match="^the model returned 'ccs' logits but targets has no 'ccs' key"):
+    with pytest.raises(ValueError, match="^the model returned 'ccs' logits but targets has no 'ccs' key; pass the CCS labels$"):
         build_loss("bce")({"icd": x, "ccs": x}, {"icd": x})
 
 
