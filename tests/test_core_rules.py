@@ -388,3 +388,81 @@ def test_freeze_embeddings_setting_is_obeyed(cfg, freeze):
     opt.step()
     moved = not np.allclose(emb[0].weight.detach().numpy()[2:8], W0[2:8])
     assert moved is not freeze
+
+
+# --- CAML, LAAT, label attention: the documented equations ---------------------------------------------------
+
+def _label_attention_reference(head, H, mask):
+    """A = softmax_L(U · Hᵀ) over real positions; M = A · H; logit_j = <W_j, M_j> + b_j."""
+    scores = torch.einsum("nd,bld->bnl", head.U, H)
+    if mask is not None:
+        scores = scores.masked_fill(~mask[:, None, :], float("-inf"))
+    A = torch.softmax(scores, dim=-1)
+    return torch.einsum("nd,bnd->bn", head.W, torch.einsum("bnl,bld->bnd", A, H)) + head.b
+
+
+def _emb_matrix(V=30, E=6, seed=0):
+    W = np.random.default_rng(seed).normal(size=(V, E)).astype(np.float32)
+    W[0] = 0
+    return W
+
+
+def _tokens():
+    tokens = torch.tensor([[5, 6, 7, 8, 9, 10, 11], [12, 13, 14, 0, 0, 0, 0], [15, 0, 0, 0, 0, 0, 0]])
+    return tokens, tokens > 0
+
+
+@pytest.mark.parametrize("masked", [True, False])
+def test_caml_forward_follows_the_documented_equations(masked):
+    from mbrnn.models.caml import CAML
+
+    torch.manual_seed(0)
+    model = CAML(_emb_matrix(), 4, num_filters=5, kernel_size=4, mask_padding=masked).eval()
+    tokens, mask = _tokens()
+    with torch.no_grad():
+        E = model.embed(tokens) * (mask[..., None] if masked else 1)
+        H = torch.tanh(model.conv(torch.nn.functional.pad(E.transpose(1, 2), (1, 2)))).transpose(1, 2)
+        ref = _label_attention_reference(model.attn, H, mask if masked else None)
+        out = model(tokens, mask)["icd"]
+    torch.testing.assert_close(out, ref)
+    assert H.shape[1] == tokens.shape[1]  # "same" padding: left (k-1)//2 = 1, right k//2 = 2
+
+
+@pytest.mark.parametrize("masked", [True, False])
+def test_laat_forward_follows_the_documented_equations(masked):
+    from mbrnn.models.laat import LAAT
+
+    torch.manual_seed(0)
+    model = LAAT(_emb_matrix(), 4, hidden=3, d_a=5, mask_padding=masked).eval()
+    tokens, mask = _tokens()
+    with torch.no_grad():
+        E = model.embed(tokens)
+        H = model.lstm(E, mask.sum(1)) if masked else model.lstm(E)
+        Z = torch.tanh(torch.einsum("ad,bld->bal", model.W, H))
+        scores = torch.einsum("na,bal->bnl", model.U, Z)
+        if masked:
+            scores = scores.masked_fill(~mask[:, None, :], float("-inf"))
+        M = torch.einsum("bnl,bld->bnd", torch.softmax(scores, dim=-1), H)
+        ref = (model.V * M).sum(-1) + model.b
+        out = model(tokens, mask)["icd"]
+    torch.testing.assert_close(out, ref)
+
+
+def test_model_defaults_and_initialisation_follow_their_papers():
+    from mbrnn.models import model_kwargs
+
+    assert {k: model_kwargs("caml")[k] for k in ("num_filters", "kernel_size", "dropout", "freeze_embeddings")} == \
+        {"num_filters": 50, "kernel_size": 10, "dropout": 0.2, "freeze_embeddings": False}
+    assert {k: model_kwargs("laat")[k] for k in ("hidden", "d_a", "dropout", "init_std", "freeze_embeddings")} == \
+        {"hidden": 512, "d_a": 512, "dropout": 0.3, "init_std": 0.03, "freeze_embeddings": False}
+    assert model_kwargs("mbrnn")["mask_padding"] and model_kwargs("caml")["mask_padding"]
+    torch.manual_seed(0)
+    W = _emb_matrix(V=30, E=64)
+    laat = build_model({"arch": "laat", "hidden": 32, "d_a": 40}, W, 300, 0)
+    assert 0.02 < float(laat.U.std()) < 0.04 and abs(float(laat.U.mean())) < 0.01
+    assert float(laat.b.abs().max()) <= 1 / np.sqrt(64) and float(laat.b.abs().max()) > 0.5 / np.sqrt(64)
+    caml = build_model({"arch": "caml", "num_filters": 64, "kernel_size": 3}, W, 300, 0)
+    bound = np.sqrt(6 / (300 + 64))  # xavier uniform of the (n, d) label matrices
+    for p in (caml.attn.U, caml.attn.W):
+        assert float(p.abs().max()) <= bound and float(p.abs().max()) > 0.9 * bound
+    assert 0.5 / np.sqrt(64) < float(caml.attn.b.abs().max()) <= 1 / np.sqrt(64)
