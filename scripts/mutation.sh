@@ -16,10 +16,11 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 modules=("$@")
 [ ${#modules[@]} -eq 0 ] && modules=(metrics losses codes text splits models cohort)
 rm -rf mutants  # a fresh copy of the sources and tests: results never come from stale code
-for m in "${modules[@]}"; do
-  echo "== mutmut: mbrnn.$m"
-  nice -n 19 python -m mutmut run "mbrnn.$m*" > "mutants-$m.log" 2>&1 || { tail -20 "mutants-$m.log"; exit 1; }
-done
+# One mutmut run for all modules: a later run after a change to tests/ would discard the earlier results.
+patterns=()
+for m in "${modules[@]}"; do patterns+=("mbrnn.$m*"); done
+echo "== mutmut: ${patterns[*]} (progress in mutants.log)"
+nice -n 19 python -m mutmut run "${patterns[@]}" > mutants.log 2>&1 || { tail -20 mutants.log; exit 1; }
 python - "${modules[@]}" <<'PY'
 import subprocess, sys, collections
 out = subprocess.run([sys.executable, "-m", "mutmut", "results", "--all", "true"], capture_output=True, text=True).stdout

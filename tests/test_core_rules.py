@@ -466,3 +466,42 @@ def test_model_defaults_and_initialisation_follow_their_papers():
     for p in (caml.attn.U, caml.attn.W):
         assert float(p.detach().abs().max()) <= bound and float(p.detach().abs().max()) > 0.9 * bound
     assert 0.5 / np.sqrt(64) < float(caml.attn.b.detach().abs().max()) <= 1 / np.sqrt(64)
+
+
+# --- text: defaults, progress, when to fork -------------------------------------------------------------------
+
+def test_text_functions_default_to_the_papers_caml_scheme():
+    from mbrnn import text
+
+    note = "Pt_ID 12 x_ray at 10 30"
+    assert text.normalise(note) == text.normalise(note, "caml") == "pt_id x_ray at"
+    assert text.tokenize(note) == ["pt_id", "x_ray", "at"]
+    assert text.normalise_many([note, "B 2"]) == [("pt_id x_ray at", 3), ("b", 1)]
+
+
+def test_normalise_many_progress_bar_only_when_asked(capsys):
+    from mbrnn import text
+
+    notes = ["a b", "c", "d e f"]
+    text.normalise_many(notes, workers=1)
+    assert capsys.readouterr().err == ""
+    text.normalise_many(notes, workers=1, progress=True)
+    err = capsys.readouterr().err
+    assert "normalising text" in err and "3/3" in err and "note/s" in err
+
+
+@pytest.mark.parametrize("n,forks", [(499, False), (500, True)])
+def test_normalise_many_forks_workers_from_min_parallel_notes(monkeypatch, n, forks):
+    from mbrnn import text
+
+    forked = []
+    real = text.get_context
+
+    def spy(method):
+        forked.append(method)
+        return real(method)
+
+    monkeypatch.setattr(text, "get_context", spy)
+    notes = [f"note {i} x" for i in range(n)]
+    assert text.normalise_many(notes, workers=2) == [("note x", 2)] * n
+    assert bool(forked) is forks
