@@ -207,7 +207,7 @@ PRREF = (
     "\"Single Level CCS, procedures\"\n"
     "'ICD-9-CM CODE','CCS CATEGORY','CCS CATEGORY DESCRIPTION','ICD-9-CM CODE DESCRIPTION'\n"
     "'3893 ','54  ','Other vascular catheterization, not heart','VENOUS CATH NEC'\n"
-    "'0066 ','45  ','Percutaneous transluminal coronary angioplasty (PTCA)'\n"
+    "'0066 ','45  ','Percutaneous transluminal coronary angioplasty (PTCA) type X'\n"
     "'short row'\n"
     "'0001 ','1   ','Incision and excision of CNS, Friedl\u00e4nder','X'\n"
     "'    ','2   ','no code','X'\n"
@@ -220,7 +220,7 @@ def test_prref_file_is_read_exactly(tmp_path):
     code_to_ccs, names = codes.read_prref(f)
     assert code_to_ccs == {"3893": "54", "0066": "45", "0001": "1"}
     assert names == {"54": "Other vascular catheterization, not heart",
-                     "45": "Percutaneous transluminal coronary angioplasty (PTCA)",
+                     "45": "Percutaneous transluminal coronary angioplasty (PTCA) type X",
                      "1": "Incision and excision of CNS, Friedl\u00e4nder"}
     m = codes.CCSMapper(f)
     assert (m.map("0066", "px"), m.describe("px:45"), m.px_source) == ("px:45", names["45"], "hcup_prref")
