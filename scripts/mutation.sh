@@ -30,14 +30,14 @@ for line in out.splitlines():
     if name.startswith("mbrnn."):
         module = name.split(".x_")[0].split(".xǁ")[0]
         score[module][status] += 1
-print(f"{'module':28} {'mutants':>8} {'killed':>7} {'survived':>9} {'other':>6} {'score':>7}")
+print(f"{'module':26} {'mutants':>8} {'checked':>8} {'killed':>7} {'timeout':>8} {'survived':>9} {'score':>7}")
 for module in sorted(score):
     c = score[module]
     checked = sum(v for k, v in c.items() if k != "not checked")
     if not checked:
         continue
-    other = checked - c["killed"] - c["survived"]
-    print(f"{module:28} {checked:8} {c['killed']:7} {c['survived']:9} {other:6} {c['killed'] / checked:7.1%}")
+    print(f"{module:26} {sum(c.values()):8} {checked:8} {c['killed']:7} {c['timeout']:8} {c['survived']:9} "
+          f"{c['killed'] / checked:7.1%}")  # score: killed / checked; a timeout is not counted as killed
 print("survivors:")
 for line in out.splitlines():
     if line.strip().endswith(": survived"):
