@@ -55,15 +55,16 @@ LOSS_LABELS = {"focal": "focal loss", "bce": "BCE loss"}
 CAPTIONS = {
     "code_frequency": "Long tail of ICD-9 code frequencies in the training split (every code of the cohort).",
     "embedding_projection": "word2vec neighbours of clinical terms (bold: the query terms), PCA to 2-D.",
-    "f1_by_frequency_bucket": "Micro- and macro-F1 per training-frequency bucket for every model; buckets "
+    "f1_by_frequency_bucket": "Micro-F1 and Macro-F1 (CAML) per training-frequency bucket for every model; buckets "
                               "without test codes are left out (named under the axis), 0 marks a bar of height 0.",
     "f1_vs_training_frequency": "Per-code F1 against training occurrences (log scale): mean per bin with its 95% "
                                 "bootstrap confidence interval; Spearman ρ in the legend.",
     "f1_per_document": "Per-document F1 against note length and against the number of gold codes: mean per bin "
                        "with its 95% bootstrap confidence interval.",
-    "focal_vs_bce": "Per-bucket F1 change from BCE to focal loss (points; above 0: focal loss is better).",
+    "focal_vs_bce": "Per-bucket change of Micro-F1 and Macro-F1 (CAML) from BCE to focal loss (points; above 0: "
+                    "focal loss is better).",
     "training_curves": "Training loss per epoch, one panel per kind of loss (focal and BCE values are not "
-                       "comparable), and the dev scores per epoch.",
+                       "comparable), and the dev scores per epoch (Micro-F1, Macro-F1 (CAML)).",
 }
 
 

@@ -79,9 +79,9 @@ rep.section("Convergence", report.convergence_lines(training))
 display(Markdown("\n".join(report.convergence_lines(training))))
 
 
-def figure(fig, name: str, caption: str | None = None) -> None:
+def figure(fig, name: str, detail: str = "") -> None:
     """Save a figure (PNG, PDF), list it in the reports index and show it here at its natural size, captioned."""
-    caption = caption or plots.CAPTIONS[name]
+    caption = f"{plots.CAPTIONS[name]} {detail}".strip()
     plots.show(rep.figure(fig, figures_dir, name, caption), caption)
 
 # %% [markdown]
@@ -109,8 +109,7 @@ display(rep.table(analysis.bucket_summary(buckets), tables_dir, "frequency_bucke
                   "micro/macro P/R (%), Macro-F1 (CAML) and Macro-F1 (per-label mean) over the bucket's codes, "
                   f"macro-AUC, FN, FP; the row `all` equals the main table.{empty_note}").round(1))
 figure(plots.plot_f1_by_bucket(buckets, models=names), "f1_by_frequency_bucket",
-       "Micro-F1 and Macro-F1 (CAML) per training-frequency bucket for every model (primary seed), "
-       f"{edge_text}; 0 marks a bar of height 0.{empty_note}")
+       f"Primary seed; {edge_text}.{empty_note}")
 
 # %% [markdown]
 # Rare codes are where every model loses most: the bucket table shows how much of the test label mass sits in
@@ -163,9 +162,7 @@ if reference_model in preds and bce_model in preds:
                       f"Focal loss minus BCE per frequency bucket ({edge_text}): Micro-F1 and Macro-F1 (CAML) in "
                       f"points, mean over seeds {paired} (SD columns: SD over seeds, empty with one seed). "
                       + verdict).round(1))
-    figure(plots.plot_focal_vs_bce(delta), "focal_vs_bce",
-           "Per-bucket change of Micro-F1 and Macro-F1 (CAML) from BCE to focal loss (points; above 0: focal loss is "
-           "better), mean over seeds.")
+    figure(plots.plot_focal_vs_bce(delta), "focal_vs_bce", f"Mean over seeds {paired}.")
     display(Markdown(f"**Answer on this data:** {verdict}"))
 
 # %% [markdown]
@@ -194,9 +191,7 @@ display(rep.table(tasks, tables_dir, "icd_vs_ccs",
 curves = {m: pd.read_csv(f"{curves_dir}/{m}.csv") for m in names if metrics[m]["epochs_run"] > 0}
 # focal and BCE losses are not comparable: each kind gets its own panel (the metrics file records the model's params)
 loss_kinds = {m: metrics[m]["params"]["model"].get("loss", "bce") for m in curves if "params" in metrics[m]}
-figure(plots.plot_training_curves(curves, loss_kinds), "training_curves",
-       "Training loss per epoch, one panel per kind of loss (focal and BCE values are not comparable), and dev "
-       "Micro-F1 / Macro-F1 (CAML) per epoch (primary seed).")
+figure(plots.plot_training_curves(curves, loss_kinds), "training_curves", "Primary seed.")
 
 # %% [markdown]
 # The index of every figure and table, with the data and parameters that made them, is written to

@@ -1,13 +1,25 @@
 """The whole study, notebook by notebook, on a tiny synthetic cohort declared as real MIMIC-III.
 
-One run checks that every notebook executes end to end with papermill, that the reports it writes are
-complete, and that no row-level text reaches them: a sentinel token is planted in one discharge summary and
-must not appear in any report file or executed notebook.
+One run checks that every notebook executes end to end with papermill, that the reports it writes are complete,
+and that no row-level text reaches them. Sentinels are planted in the raw notes so that a leak cannot hide: a
+three-word phrase opens every discharge-summary report (so it is in every split, in the first characters any
+display of the text shows, and its words are frequent enough to enter the vocabulary), and a fourth word is
+added to every second report. The study runs in a subprocess whose stdout and stderr (papermill logging every
+cell's output) and temporary folder are kept; none of them and no file under reports/ (executed and failed
+notebooks, metrics, tables, figures, compressed PDF streams included) may hold a sentinel; model files and resume
+state may hold vocabulary words (TF-IDF keeps its vocabulary), never the phrase.
+A notebook cell that displays note text is planted on purpose to show that the check catches it.
 """
 
 import gzip
 import json
+import os
+import re
 import shlex
+import subprocess
+import sys
+import zlib
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -16,13 +28,18 @@ import yaml
 from mbrnn import pipeline, synthetic
 
 ROOT = pipeline.project_root(__file__)
-SENTINEL = "sentinelxq7zebra"
+PHRASE_WORDS = ("zebrasentinel", "quokkamarker", "vellichorprobe")
+PHRASE = " ".join(PHRASE_WORDS)
+EXTRA_WORD = "marzipansentinel"
+SENTINELS = (*PHRASE_WORDS, EXTRA_WORD, PHRASE)
+REPORT_MARKER = b'"Discharge summary","Report",,,"'
 TINY = {
     "mbrnn": {"hidden": 8},
     "mbrnn_bce": {"hidden": 8},
     "caml": {"num_filters": 8},
     "tfidf": {},
 }
+RUNNER = "import sys; sys.path.insert(0, sys.argv[2]); import test_study; test_study.run_study(sys.argv[1])"
 
 
 def stage_specs(stage: str, key: str | None = None) -> tuple[str, list[str], list[str]]:
@@ -34,19 +51,22 @@ def stage_specs(stage: str, key: str | None = None) -> tuple[str, list[str], lis
     return argv[0], specs, literals
 
 
-@pytest.fixture(scope="module")
-def study(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("study")
-    raw = tmp / "raw"
-    synthetic.generate(raw, scale=150, seed=5, progress=False)
-    notes = raw / "NOTEEVENTS.csv.gz"
-    text = gzip.decompress(notes.read_bytes())
-    marker = b'"Discharge summary","Report",,,"'
-    assert marker in text
-    notes.write_bytes(gzip.compress(text.replace(marker, marker + SENTINEL.encode() + b" ", 1), mtime=0))
+def plant_sentinels(notes: Path) -> int:
+    """Open every discharge-summary report with PHRASE, and every second one also with EXTRA_WORD; returns the
+    number of reports planted."""
+    pieces = gzip.decompress(notes.read_bytes()).split(REPORT_MARKER)
+    out = [pieces[0]]
+    for i, piece in enumerate(pieces[1:]):
+        extra = f" {EXTRA_WORD}" if i % 2 == 0 else ""
+        out.append(REPORT_MARKER + f"{PHRASE}{extra} ".encode() + piece)
+    notes.write_bytes(gzip.compress(b"".join(out), mtime=0))
+    return len(pieces) - 1
 
+
+def study_params(tmp: Path) -> dict:
+    """params.yaml of the repository, pointed at ``tmp`` and shrunk to a tiny run."""
     params = pipeline.load_params(ROOT / "params.yaml")
-    params["data"].update(source="mimic3", raw_dir=str(raw))
+    params["data"].update(source="mimic3", raw_dir=str(tmp / "raw"))
     params["cohort"].update(cohort_dir=str(tmp / "cohort"), split_ratios=[0.6, 0.2, 0.2], ccs_px_fallback="icd9_two_digit")
     params["embeddings"].update(embeddings_dir=str(tmp / "emb"), epochs=1)
     params["reports"] = {"index": str(tmp / "reports" / "README.md"), "figures_dir": str(tmp / "reports" / "figures"),
@@ -55,25 +75,73 @@ def study(tmp_path_factory):
                            curves_dir=str(tmp / "reports" / "curves"), max_tokens=200, epochs=2, patience=2)
     params["models"] = {k: {**params["models"][k], **v} for k, v in TINY.items()}
     params["analysis"].update(ablations=["mbrnn", "mbrnn_bce"])
+    return params
+
+
+def run_study(tmp: str) -> None:
+    """Every stage of dvc.yaml in order, with the parameters in ``tmp``/params.json (run in a subprocess)."""
+    import logging
+
+    logging.basicConfig(level=logging.INFO)  # papermill logs every cell's output, as its own CLI does
+    tmp = Path(tmp)
+    params = json.loads((tmp / "params.json").read_text())
     nb_dir = tmp / "reports" / "notebooks"
 
     def run(stage, key=None):
         name, specs, literals = stage_specs(stage, key)
         out = nb_dir / (f"{name}_{key}.ipynb" if key else f"{name}.ipynb")
         pipeline.run_notebook(name, pipeline.notebook_parameters(params, specs, literals), out, ROOT)
-        return out
 
     run("cohort")
     run("embeddings")
     for key in params["models"]:
         run("train", key)
     run("analysis")
-    return tmp, params
+
+
+def _searchable(path: Path) -> bytes:
+    """A file's bytes, lowercased, with the inflated content of every zlib stream of a PDF appended."""
+    data = path.read_bytes()
+    if data.startswith(b"%PDF"):
+        for m in re.finditer(rb"stream\r?\n", data):
+            try:
+                data += zlib.decompressobj().decompress(data[m.end():])
+            except zlib.error:
+                pass
+    return data.lower()
+
+
+def find_leaks(paths, text: str = "", sentinels=SENTINELS) -> list[tuple[str, str]]:
+    """(file or stream, sentinel) for every sentinel found in ``text`` or any file under ``paths``; never the
+    surrounding content."""
+    found = [("stdout/stderr", s) for s in sentinels if s in text.lower()]
+    for root in paths:
+        files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+        for f in files:
+            data = _searchable(f)
+            found += [(str(f), s) for s in sentinels if s.encode() in data]
+    return found
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("study")
+    synthetic.generate(tmp / "raw", scale=150, seed=5, progress=False)
+    assert plant_sentinels(tmp / "raw" / "NOTEEVENTS.csv.gz") >= 100
+    params = study_params(tmp)
+    (tmp / "params.json").write_text(json.dumps(params))
+    (tmp / "tmpdir").mkdir()
+    env = {**os.environ, "TMPDIR": str(tmp / "tmpdir"), "PYTHONPATH": os.pathsep.join(
+        [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    proc = subprocess.run([sys.executable, "-c", RUNNER, str(tmp), str(Path(__file__).parent)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, errors="replace")
+    assert proc.returncode == 0, f"the study failed (exit {proc.returncode}); stderr tail:\n{proc.stderr[-3000:]}"
+    return tmp, params, proc.stdout + proc.stderr
 
 
 @pytest.mark.slow
 def test_every_stage_writes_its_outputs(study):
-    tmp, params = study
+    tmp, params, _ = study
     rep = tmp / "reports"
     for m in params["models"]:
         metrics = json.loads((rep / "metrics" / "models" / f"{m}.json").read_text())
@@ -98,12 +166,26 @@ def test_every_stage_writes_its_outputs(study):
 
 
 @pytest.mark.slow
+def test_sentinels_reach_every_place_a_leak_would_come_from(study):
+    tmp, _, log = study
+    for split in ("train", "dev", "test"):
+        df = pd.read_parquet(tmp / "cohort" / f"{split}.parquet")
+        assert df["text"].str.startswith(PHRASE).mean() > 0.9, split
+        assert df["text"].str.contains(EXTRA_WORD).any(), split
+    vocab = set((tmp / "emb" / "vocab.txt").read_text().split())
+    assert set(SENTINELS[:4]) <= vocab  # frequent enough to be embedded, hence shown by anything listing words
+    assert "papermill" in log.lower()  # the captured output does hold the executed cells' logs
+
+
+@pytest.mark.slow
 def test_no_note_text_reaches_reports(study):
-    tmp, _ = study
-    cohort_text = " ".join(pd.concat(pd.read_parquet(tmp / "cohort" / f"{s}.parquet") for s in ("train", "dev", "test"))["text"])
-    assert SENTINEL in cohort_text  # planted where a leak would come from
-    leaked = [p for p in (tmp / "reports").rglob("*") if p.is_file() and SENTINEL.encode() in p.read_bytes()]
-    assert not leaked
+    """No sentinel in the reports, model files, resume state, temporary files, stdout or stderr of the study."""
+    tmp, _, log = study
+    assert find_leaks([tmp / "reports", tmp / "tmpdir"], log) == []
+    # a model may hold its vocabulary (TF-IDF's joblib does), never a sequence of note text
+    assert find_leaks([tmp / "models", tmp / "state"], sentinels=(PHRASE,)) == []
+    assert not list(tmp.rglob("*.failed.ipynb"))
+    assert not [p for p in (tmp / "reports").rglob(".*") if p.is_file()]  # no temporary file left behind
 
 
 @pytest.mark.slow
@@ -113,7 +195,7 @@ def test_executed_notebooks_show_their_figures_with_captions(study):
 
     from mbrnn.plots import CAPTIONS
 
-    tmp, _ = study
+    tmp, _, _ = study
     want = {"01_cohort": ["code_frequency"], "02_embeddings": ["embedding_projection"],
             "04_error_analysis": ["f1_by_frequency_bucket", "f1_vs_training_frequency", "f1_per_document",
                                   "focal_vs_bce", "training_curves"]}
@@ -128,3 +210,26 @@ def test_executed_notebooks_show_their_figures_with_captions(study):
         assert len(captions) == len(figures), name
         for figure, caption in zip(figures, captions):
             assert CAPTIONS[figure] in caption, (name, figure)
+
+
+LEAKY_NOTEBOOK = """# %% tags=["parameters"]
+cohort_dir = "data/cohort"
+
+# %%
+import pandas as pd
+
+pd.read_parquet(f"{cohort_dir}/dev.parquet")[["hadm_id", "text"]].head(5)
+"""
+
+
+@pytest.mark.slow
+def test_the_check_catches_a_cell_that_displays_note_text(study, tmp_path):
+    """The issue's leak: a cell displaying the first rows of a split. The same check must fail on it."""
+    tmp, _, _ = study
+    (tmp_path / "root" / "notebooks").mkdir(parents=True)
+    (tmp_path / "root" / "notebooks" / "90_leak.py").write_text(LEAKY_NOTEBOOK)
+    out = tmp_path / "reports" / "notebooks" / "90_leak.ipynb"
+    pipeline.run_notebook("90_leak", {"cohort_dir": str(tmp / "cohort")}, out, tmp_path / "root")
+    leaks = find_leaks([tmp_path / "reports"])
+    assert {s for _, s in leaks} >= {PHRASE, *PHRASE_WORDS}
+    assert {f for f, _ in leaks} == {str(out)}
