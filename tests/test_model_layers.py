@@ -6,6 +6,7 @@ import torch
 
 from mbrnn.models import build_model
 from mbrnn.models.laat import LAAT
+from mbrnn.models import layers
 from mbrnn.models.layers import BiRNN, LabelAttention, prefix_mask
 
 torch.set_num_threads(1)
@@ -206,3 +207,14 @@ def test_benchmark_epoch_plan_uses_mimic_sizes():
     for b in plan["train"]["lengths"]:  # bucketed: lengths drawn from the cohort's own values
         assert set(b) <= {5, 50, 500, 4000} and len(b) <= 16
     assert plan["train"]["epoch_cells"] >= 47_719 * 5
+
+
+def test_trainable_embeddings_leave_the_callers_matrix_alone():
+    """Models built from one word2vec matrix (side-by-side training) must not share and rewrite it."""
+    W = np.random.default_rng(0).normal(size=(10, 4)).astype(np.float32)
+    before = W.copy()
+    emb = layers.pretrained_embedding(W, freeze=False)
+    with torch.no_grad():
+        emb.weight.add_(1.0)
+    assert np.array_equal(W, before)
+    assert torch.allclose(emb.weight, torch.from_numpy(before) + 1.0)

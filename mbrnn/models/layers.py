@@ -36,7 +36,8 @@ def pretrained_embedding(embeddings: np.ndarray, freeze: bool) -> nn.Embedding:
             f"got {type(embeddings).__name__} {getattr(embeddings, 'shape', None)}. "
             "Load it from data/embeddings/embeddings.npy."
         )
-    weight = torch.from_numpy(np.ascontiguousarray(embeddings, dtype=np.float32))
+    # a copy: training trainable embeddings must not rewrite the caller's matrix (shared by models built from it)
+    weight = torch.tensor(embeddings, dtype=torch.float32)
     return nn.Embedding.from_pretrained(weight, freeze=freeze, padding_idx=0)
 
 
