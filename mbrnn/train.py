@@ -243,6 +243,49 @@ def _resume_state(last_path: Path, fit_args: dict, meta: dict, extend: bool) -> 
     return ck
 
 
+def _start(ckdir: Path, resume: bool, extend: bool, fit_args: dict, meta: dict, seed: int, objs) -> dict:
+    """Fresh early-stopping state (seeded), or the state of ``ckdir/last.pt`` loaded into model, optimizer,
+    scheduler and scaler (``objs``) with the RNG states restored."""
+    model, opt, sched, scaler = objs
+    st = {"epoch": 0, "best_score": -math.inf, "best_tie": -math.inf, "best_epoch": 0, "bad_epochs": 0,
+          "stopped_early": False, "curves": [], "train_seconds": 0.0}
+    if resume and (ckdir / "last.pt").exists():
+        ck = _resume_state(ckdir / "last.pt", fit_args, meta, extend)
+        for obj, key in ((model, "model"), (opt, "optimizer"), (sched, "scheduler"), (scaler, "scaler")):
+            obj.load_state_dict(ck[key])
+        _set_rng_state(ck["rng"])
+        log.info("resumed from %s after epoch %d", ckdir / "last.pt", ck["epoch"])
+        return {k: ck[k] for k in st}
+    set_seed(seed)
+    (ckdir / "best.pt").unlink(missing_ok=True)  # stale best of an earlier run
+    return st
+
+
+def _record_epoch(st: dict, epoch: int, dev_metrics: dict, losses: dict, seconds: float, fit_args: dict,
+                  best: tuple[Path, nn.Module, dict]) -> dict:
+    """Early-stopping bookkeeping after one epoch (saves ``best.pt`` on improvement); appends and returns the
+    epoch's curves row. ``best``: where the best weights go, the model, the checkpoint metadata."""
+    best_path, model, meta = best
+    metric = fit_args["early_stop_metric"]
+    score = float(dev_metrics[metric])
+    tie = float(dev_metrics.get(fit_args["tie_break_metric"], math.nan))
+    if st["best_epoch"] == 0 or _improved(score, tie, st["best_score"], st["best_tie"]):
+        st.update(best_score=score, best_tie=tie, best_epoch=epoch, bad_epochs=0)
+        _save({"format": FORMAT, "model": _cpu_state(model), "meta": meta, "epoch": epoch, "metric": metric,
+               "score": score}, best_path)
+    else:
+        st["bad_epochs"] += 1
+    st["train_seconds"] += seconds
+    losses = dict(losses)
+    lr_used = losses.pop("lr")
+    row = {"epoch": epoch, **losses, "dev_micro_f1": float(dev_metrics.get("micro_f1", math.nan)),
+           "dev_macro_f1": float(dev_metrics.get("macro_f1", math.nan)), "seconds": seconds,
+           "dev_micro_auc": float(dev_metrics.get("micro_auc", math.nan)), "lr": lr_used, f"dev_{metric}": score}
+    st["curves"].append(row)
+    st["epoch"] = epoch
+    return row
+
+
 def fit(model: nn.Module, loss_fn: Callable, train_batches, dev_data, *, lr: float = 1e-3,
         weight_decay: float = 0.01, grad_clip: float = 1.0, epochs: int = 50, patience: int = 10,
         early_stop_metric: str = "macro_f1", tie_break_metric: str = "micro_auc", warmup_epochs: float = 0.0,
@@ -274,21 +317,7 @@ def fit(model: nn.Module, loss_fn: Callable, train_batches, dev_data, *, lr: flo
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _warmup(round(warmup_epochs * len(train_batches))))
     scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
-    st = {"epoch": 0, "best_score": -math.inf, "best_tie": -math.inf, "best_epoch": 0, "bad_epochs": 0,
-          "stopped_early": False, "curves": [], "train_seconds": 0.0}
-
-    if resume and last_path.exists():
-        ck = _resume_state(last_path, fit_args, meta, extend)
-        model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["optimizer"])
-        sched.load_state_dict(ck["scheduler"])
-        scaler.load_state_dict(ck["scaler"])
-        st = {k: ck[k] for k in st}
-        _set_rng_state(ck["rng"])
-        log.info("resumed from %s after epoch %d", last_path, st["epoch"])
-    else:
-        set_seed(seed)
-        best_path.unlink(missing_ok=True)  # stale best of an earlier run
+    st = _start(ckdir, resume, extend, fit_args, meta, seed, (model, opt, sched, scaler))
 
     dev_true = dev_data.dataset.targets["icd"]
     bar = tqdm(range(st["epoch"] + 1, epochs + 1), desc="epochs", initial=st["epoch"], total=epochs,
@@ -301,30 +330,14 @@ def fit(model: nn.Module, loss_fn: Callable, train_batches, dev_data, *, lr: flo
             train_batches.set_epoch(epoch)
         losses = _train_epoch(model, loss_fn, train_batches, opt, sched, scaler, device, dtype, grad_clip,
                               progress, epoch)
-        dev_prob = predict(model, dev_data, device, precision)["icd"]
-        dev_metrics = evaluate_fn(dev_true, dev_prob, threshold)
-        score = float(dev_metrics[early_stop_metric])
-        tie = float(dev_metrics.get(tie_break_metric, math.nan))
-        if st["best_epoch"] == 0 or _improved(score, tie, st["best_score"], st["best_tie"]):
-            st.update(best_score=score, best_tie=tie, best_epoch=epoch, bad_epochs=0)
-            _save({"format": FORMAT, "model": _cpu_state(model), "meta": meta, "epoch": epoch,
-                   "metric": early_stop_metric, "score": score}, best_path)
-        else:
-            st["bad_epochs"] += 1
-        seconds = time.perf_counter() - t0
-        st["train_seconds"] += seconds
-        lr_used = losses.pop("lr")
-        row = {"epoch": epoch, **losses, "dev_micro_f1": float(dev_metrics.get("micro_f1", math.nan)),
-               "dev_macro_f1": float(dev_metrics.get("macro_f1", math.nan)), "seconds": seconds,
-               "dev_micro_auc": float(dev_metrics.get("micro_auc", math.nan)), "lr": lr_used}
-        row[f"dev_{early_stop_metric}"] = score
-        st["curves"].append(row)
-        st["epoch"] = epoch
+        dev_metrics = evaluate_fn(dev_true, predict(model, dev_data, device, precision)["icd"], threshold)
+        row = _record_epoch(st, epoch, dev_metrics, losses, time.perf_counter() - t0, fit_args,
+                            (best_path, model, meta))
         st["stopped_early"] = st["bad_epochs"] >= patience
         _save({"format": FORMAT, "model": _cpu_state(model), "optimizer": opt.state_dict(),
                "scheduler": sched.state_dict(), "scaler": scaler.state_dict(), "rng": _rng_state(),
                "fit_args": fit_args, "meta": meta, **st}, last_path)
-        bar.set_postfix(loss=f"{row['train_loss']:.4f}", **{early_stop_metric: f"{score:.4f}"},
+        bar.set_postfix(loss=f"{row['train_loss']:.4f}", **{early_stop_metric: f"{st['best_score']:.4f}"},
                         best=st["best_epoch"])
     bar.close()
 
