@@ -209,15 +209,18 @@ def _loss_parts(loss_fn, loss, out, targets) -> dict[str, float]:
                 **{k: loss_fn({"icd": out[k].detach()}, {"icd": targets[k]}).item() for k in targets}}
 
 
-def _improved(score: float, tie: float, best: float, best_tie: float) -> bool:
-    """Lexicographic (score, tie-break) comparison; NaN ranks below every number.
+def _improved(score: float, tie: float, st: dict, min_delta: float) -> bool:
+    """Did this epoch improve on the best so far? Yes if ``score`` beats the best epoch's by more than
+    ``min_delta``, or if it lies within ``min_delta`` of the highest score seen (a tie: a difference the dev set
+    cannot resolve) and the threshold-free ``tie`` figure beats the best epoch's. NaN ranks below every number.
 
-    The tie-break is a threshold-free dev figure: while the thresholded score sits on a plateau (macro-F1
-    exactly 0 while every probability is still below the threshold), a rising AUC still counts as progress,
-    so patience does not freeze the model at epoch 1."""
+    While the thresholded score sits on a plateau (macro-F1 exactly 0 while every probability is still below the
+    threshold), a rising AUC still counts as progress, so patience does not freeze the model at epoch 1."""
     def key(v: float) -> float:
         return -math.inf if math.isnan(v) else v
-    return (key(score), key(tie)) > (key(best), key(best_tie))
+    score, tie, best = key(score), key(tie), key(st["best_score"])
+    top = max(best, key(st.get("max_score", best)))
+    return score > best + min_delta or (score >= top - min_delta and tie > key(st["best_tie"]))
 
 
 def _warmup(warmup_steps: int) -> Callable[[int], float]:
@@ -247,7 +250,8 @@ def _start(ckdir: Path, resume: bool, extend: bool, fit_args: dict, meta: dict, 
     """Fresh early-stopping state (seeded), or the state of ``ckdir/last.pt`` loaded into model, optimizer,
     scheduler and scaler (``objs``) with the RNG states restored."""
     model, opt, sched, scaler = objs
-    st = {"epoch": 0, "best_score": -math.inf, "best_tie": -math.inf, "best_epoch": 0, "bad_epochs": 0,
+    st = {"epoch": 0, "best_score": -math.inf, "best_tie": -math.inf, "max_score": -math.inf, "best_epoch": 0,
+          "bad_epochs": 0,
           "stopped_early": False, "curves": [], "train_seconds": 0.0}
     if resume and (ckdir / "last.pt").exists():
         ck = _resume_state(ckdir / "last.pt", fit_args, meta, extend)
@@ -269,12 +273,14 @@ def _record_epoch(st: dict, epoch: int, dev_metrics: dict, losses: dict, seconds
     metric = fit_args["early_stop_metric"]
     score = float(dev_metrics[metric])
     tie = float(dev_metrics.get(fit_args["tie_break_metric"], math.nan))
-    if st["best_epoch"] == 0 or _improved(score, tie, st["best_score"], st["best_tie"]):
+    if st["best_epoch"] == 0 or _improved(score, tie, st, fit_args["min_delta"]):
         st.update(best_score=score, best_tie=tie, best_epoch=epoch, bad_epochs=0)
         _save({"format": FORMAT, "model": _cpu_state(model), "meta": meta, "epoch": epoch, "metric": metric,
                "score": score}, best_path)
     else:
         st["bad_epochs"] += 1
+    if not math.isnan(score):
+        st["max_score"] = max(st["max_score"], score)
     st["train_seconds"] += seconds
     losses = dict(losses)
     lr_used = losses.pop("lr")
@@ -288,12 +294,13 @@ def _record_epoch(st: dict, epoch: int, dev_metrics: dict, losses: dict, seconds
 
 def fit(model: nn.Module, loss_fn: Callable, train_batches, dev_data, *, lr: float = 1e-3,
         weight_decay: float = 0.01, grad_clip: float = 1.0, epochs: int = 50, patience: int = 10,
-        early_stop_metric: str = "macro_f1", tie_break_metric: str = "micro_auc", warmup_epochs: float = 0.0,
-        threshold: float = 0.5, checkpoint_dir, resume: bool = True, extend: bool = False, device="cpu",
+        early_stop_metric: str = "macro_f1", tie_break_metric: str = "micro_auc", min_delta: float = 0.0,
+        warmup_epochs: float = 0.0, threshold: float = 0.5, checkpoint_dir, resume: bool = True, extend: bool = False, device="cpu",
         precision: str = "auto", progress: bool = True, seed: int = 0, meta: dict | None = None,
         evaluate_fn: Callable | None = None) -> FitResult:
     """AdamW (linear warm-up over ``warmup_epochs``) + gradient clipping; early stopping on the dev ICD
-    ``early_stop_metric``, ties broken by ``tie_break_metric``; restores the best weights.
+    ``early_stop_metric``, ties (differences within ``min_delta``) broken by ``tie_break_metric``; restores the
+    best weights.
 
     ``train_batches`` and ``dev_data`` are :class:`mbrnn.data.Batches` (``set_epoch`` gives each epoch its own
     seeded order). ``evaluate_fn(y_true, y_prob, threshold) -> dict`` defaults to ``mbrnn.metrics.evaluate``.
@@ -309,6 +316,7 @@ def fit(model: nn.Module, loss_fn: Callable, train_batches, dev_data, *, lr: flo
     dtype = amp_dtype(device, precision)
     fit_args = {"lr": lr, "weight_decay": weight_decay, "grad_clip": grad_clip, "patience": patience,
                 "early_stop_metric": early_stop_metric, "tie_break_metric": tie_break_metric,
+                "min_delta": min_delta,
                 "warmup_epochs": warmup_epochs, "threshold": threshold, "seed": seed, "epochs": epochs,
                 "precision": str(dtype), "n_train": len(train_batches.dataset)}
     meta = dict(meta or {})
@@ -522,7 +530,8 @@ def _fit_neural(name, model_cfg, cfg, loss_cfg, tc, seed, cohort_dir, embeddings
         extend_state(state)
     res = fit(model, loss_fn, train_b, dev_b, lr=tc["lr"], weight_decay=tc["weight_decay"], grad_clip=tc["grad_clip"],
               epochs=tc["epochs"], patience=tc["patience"], early_stop_metric=tc.get("early_stop_metric", "macro_f1"),
-              tie_break_metric=tc.get("tie_break_metric", "micro_auc"), warmup_epochs=tc.get("warmup_epochs", 0.0),
+              tie_break_metric=tc.get("tie_break_metric", "micro_auc"), min_delta=tc.get("min_delta", 0.0),
+              warmup_epochs=tc.get("warmup_epochs", 0.0),
               threshold=tc.get("threshold", 0.5), checkpoint_dir=state, resume=resume, extend=bool(tc.get("extend")),
               device=device, precision=precision, progress=progress, seed=seed, meta=meta)
     with atomic_path(out_dir / "checkpoint.pt") as tmp:

@@ -3,9 +3,9 @@
 #
 # Every model of the study goes through this notebook (DVC runs it once per entry of `models` in `params.yaml`).
 # Neural models are trained with AdamW and gradient clipping on length-bucketed batches, evaluated on dev after
-# each epoch, and stopped early on the dev ICD macro-F1, ties broken by the dev micro-AUC (a threshold-free
-# figure, so a model whose thresholded F1 is still 0 keeps training while it improves). Every seed of
-# `train.seeds` is trained; the first (primary) one is shown here and feeds the figures. Unlike the reference
+# each epoch, and stopped early on the dev ICD macro-F1, ties (differences up to `min_delta`) broken by the
+# dev micro-AUC (a threshold-free figure, so a model whose thresholded F1 is still 0 keeps training while it
+# improves). Every seed of `train.seeds` is trained; the first (primary) one is shown here and feeds the figures. Unlike the reference
 # implementation, the best checkpoint is restored before the test set is scored. A global threshold tuned on
 # dev is reported beside the fixed 0.5. TF-IDF + logistic regression is the floor every neural model must clear.
 
@@ -34,6 +34,7 @@ grad_clip = 1.0
 threshold = 0.5
 early_stop_metric = "macro_f1"
 tie_break_metric = "micro_auc"
+min_delta = 0.01
 warmup_epochs = 1.0
 extend = False
 
@@ -47,7 +48,8 @@ goto_project_root()
 train_cfg = dict(seeds=seeds, device=device, precision=precision, batch_size=batch_size, eval_batch_size=eval_batch_size,
                  max_tokens=max_tokens, epochs=epochs, patience=patience, lr=lr, weight_decay=weight_decay,
                  grad_clip=grad_clip, threshold=threshold, early_stop_metric=early_stop_metric,
-                 tie_break_metric=tie_break_metric, warmup_epochs=warmup_epochs, extend=extend)
+                 tie_break_metric=tie_break_metric, min_delta=min_delta,
+                 warmup_epochs=warmup_epochs, extend=extend)
 metrics = train.run(name, model, train_cfg, cohort_dir, embeddings_dir, f"{models_dir}/{name}",
                     f"{metrics_dir}/models/{name}.json", f"{curves_dir}/{name}.csv", progress=False,
                     state_root=state_dir)

@@ -314,6 +314,22 @@ def test_plateau_at_zero_f1_does_not_freeze_early_stopping(tmp_path):
     assert res.best_epoch == 1 and res.epochs_run == 3
 
 
+def test_differences_within_min_delta_are_ties(tmp_path):
+    """A noisy plateau (macro-F1 wobbling by less than min_delta) is a tie, decided by the rising AUC; a clear
+    drop of the thresholded score is not rescued by the AUC."""
+    f1s = iter([0.002, 0.001, 0.004, 0.003, 0.2, 0.15, 0.14, 0.13])
+    aucs = iter([0.60, 0.62, 0.64, 0.66, 0.70, 0.90, 0.91, 0.92])
+
+    def noisy(y_true, y_prob, threshold):
+        return {"micro_f1": 0.0, "macro_f1": next(f1s), "micro_auc": next(aucs)}
+
+    res = do_fit(TinyModel(0), *loaders(), tmp_path / "n", epochs=20, patience=3, min_delta=0.01, evaluate_fn=noisy)
+    assert (res.best_epoch, res.epochs_run) == (5, 8)
+    f1s, aucs = iter([0.002, 0.001, 0.0015]), iter([0.60, 0.62, 0.64])
+    res = do_fit(TinyModel(0), *loaders(), tmp_path / "z", epochs=20, patience=2, evaluate_fn=noisy)  # min_delta 0
+    assert (res.best_epoch, res.epochs_run) == (1, 3)
+
+
 def test_warmup_ramps_the_learning_rate(tmp_path):
     train_b, dev_b = loaders()  # 20 documents in batches of 4: 5 steps an epoch
     res = do_fit(TinyModel(0), train_b, dev_b, tmp_path, epochs=3, lr=1e-2, warmup_epochs=2.0)
