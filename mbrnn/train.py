@@ -250,8 +250,8 @@ def _start(ckdir: Path, resume: bool, extend: bool, fit_args: dict, meta: dict, 
     """Fresh early-stopping state (seeded), or the state of ``ckdir/last.pt`` loaded into model, optimizer,
     scheduler and scaler (``objs``) with the RNG states restored."""
     model, opt, sched, scaler = objs
-    st = {"epoch": 0, "best_score": -math.inf, "best_tie": -math.inf, "max_score": -math.inf, "best_epoch": 0,
-          "bad_epochs": 0,
+    st = {"epoch": 0, "best_score": -math.inf, "best_tie": -math.inf, "max_score": -math.inf, "max_tie": -math.inf,
+          "best_epoch": 0, "bad_epochs": 0,
           "stopped_early": False, "curves": [], "train_seconds": 0.0}
     if resume and (ckdir / "last.pt").exists():
         ck = _resume_state(ckdir / "last.pt", fit_args, meta, extend)
@@ -268,19 +268,24 @@ def _start(ckdir: Path, resume: bool, extend: bool, fit_args: dict, meta: dict, 
 def _record_epoch(st: dict, epoch: int, dev_metrics: dict, losses: dict, seconds: float, fit_args: dict,
                   best: tuple[Path, nn.Module, dict]) -> dict:
     """Early-stopping bookkeeping after one epoch (saves ``best.pt`` on improvement); appends and returns the
-    epoch's curves row. ``best``: where the best weights go, the model, the checkpoint metadata."""
+    epoch's curves row. Patience counts epochs in which neither a new best epoch was found nor the tie-break
+    figure reached a new high: a run stops once both its dev figures have stopped improving (an epoch-1 F1 of
+    a model that still predicts p ~ 0.5 everywhere cannot end a run whose AUC is rising). ``best``: where the best weights go, the model, the checkpoint metadata."""
     best_path, model, meta = best
     metric = fit_args["early_stop_metric"]
     score = float(dev_metrics[metric])
     tie = float(dev_metrics.get(fit_args["tie_break_metric"], math.nan))
+    tie_rose = not math.isnan(tie) and tie > st["max_tie"]  # the threshold-free figure still improves
     if st["best_epoch"] == 0 or _improved(score, tie, st, fit_args["min_delta"]):
         st.update(best_score=score, best_tie=tie, best_epoch=epoch, bad_epochs=0)
         _save({"format": FORMAT, "model": _cpu_state(model), "meta": meta, "epoch": epoch, "metric": metric,
                "score": score}, best_path)
     else:
-        st["bad_epochs"] += 1
+        st["bad_epochs"] = 0 if tie_rose else st["bad_epochs"] + 1
     if not math.isnan(score):
         st["max_score"] = max(st["max_score"], score)
+    if tie_rose:
+        st["max_tie"] = tie
     st["train_seconds"] += seconds
     losses = dict(losses)
     lr_used = losses.pop("lr")
@@ -299,8 +304,8 @@ def fit(model: nn.Module, loss_fn: Callable, train_batches, dev_data, *, lr: flo
         precision: str = "auto", progress: bool = True, seed: int = 0, meta: dict | None = None,
         evaluate_fn: Callable | None = None) -> FitResult:
     """AdamW (linear warm-up over ``warmup_epochs``) + gradient clipping; early stopping on the dev ICD
-    ``early_stop_metric``, ties (differences within ``min_delta``) broken by ``tie_break_metric``; restores the
-    best weights.
+    ``early_stop_metric``, ties (differences within ``min_delta``) broken by ``tie_break_metric``; stops after
+    ``patience`` epochs in which neither improved; restores the best weights.
 
     ``train_batches`` and ``dev_data`` are :class:`mbrnn.data.Batches` (``set_epoch`` gives each epoch its own
     seeded order). ``evaluate_fn(y_true, y_prob, threshold) -> dict`` defaults to ``mbrnn.metrics.evaluate``.

@@ -298,7 +298,7 @@ def test_plateau_at_zero_f1_does_not_freeze_early_stopping(tmp_path):
     """Thresholded dev F1 exactly 0 for the first epochs (every probability below 0.5) while the threshold-free
     micro-AUC rises: the run goes on past them and past `patience`, and keeps the later, better epoch."""
     f1s = iter([0.0, 0.0, 0.0, 0.0, 0.3, 0.5, 0.4, 0.4, 0.4])
-    aucs = iter([0.55, 0.60, 0.65, 0.70, 0.75, 0.80, 0.81, 0.82, 0.83])
+    aucs = iter([0.55, 0.60, 0.65, 0.70, 0.75, 0.80, 0.79, 0.79, 0.78])
 
     def plateau(y_true, y_prob, threshold):
         return {"micro_f1": 0.0, "macro_f1": next(f1s), "micro_auc": next(aucs)}
@@ -317,17 +317,30 @@ def test_plateau_at_zero_f1_does_not_freeze_early_stopping(tmp_path):
 def test_differences_within_min_delta_are_ties(tmp_path):
     """A noisy plateau (macro-F1 wobbling by less than min_delta) is a tie, decided by the rising AUC; a clear
     drop of the thresholded score is not rescued by the AUC."""
-    f1s = iter([0.002, 0.001, 0.004, 0.003, 0.2, 0.15, 0.14, 0.13])
-    aucs = iter([0.60, 0.62, 0.64, 0.66, 0.70, 0.90, 0.91, 0.92])
+    f1s = iter([0.002, 0.001, 0.004, 0.003, 0.2, 0.15, 0.14, 0.13, 0.12])
+    aucs = iter([0.60, 0.62, 0.64, 0.66, 0.70, 0.90, 0.89, 0.88, 0.87])
 
     def noisy(y_true, y_prob, threshold):
         return {"micro_f1": 0.0, "macro_f1": next(f1s), "micro_auc": next(aucs)}
 
     res = do_fit(TinyModel(0), *loaders(), tmp_path / "n", epochs=20, patience=3, min_delta=0.01, evaluate_fn=noisy)
-    assert (res.best_epoch, res.epochs_run) == (5, 8)
-    f1s, aucs = iter([0.002, 0.001, 0.0015]), iter([0.60, 0.62, 0.64])
+    assert (res.best_epoch, res.epochs_run) == (5, 9)  # epoch 6's AUC high only resets patience
+    f1s, aucs = iter([0.002, 0.001, 0.0015]), iter([0.60, 0.59, 0.58])
     res = do_fit(TinyModel(0), *loaders(), tmp_path / "z", epochs=20, patience=2, evaluate_fn=noisy)  # min_delta 0
     assert (res.best_epoch, res.epochs_run) == (1, 3)
+
+
+def test_degenerate_first_epoch_cannot_end_a_learning_run(tmp_path):
+    """Epoch 1's F1 comes from p ~ 0.5 everywhere (many labels predicted for every note); then F1 drops to 0 on
+    the prior plateau while the AUC rises. Patience waits for the AUC too; the later, real F1 wins."""
+    f1s = iter([0.05, 0.0, 0.0, 0.0, 0.0, 0.2, 0.3, 0.3, 0.3, 0.3])
+    aucs = iter([0.52, 0.60, 0.65, 0.70, 0.72, 0.80, 0.82, 0.81, 0.81, 0.80])
+
+    def degenerate(y_true, y_prob, threshold):
+        return {"micro_f1": 0.0, "macro_f1": next(f1s), "micro_auc": next(aucs)}
+
+    res = do_fit(TinyModel(0), *loaders(), tmp_path, epochs=20, patience=3, min_delta=0.01, evaluate_fn=degenerate)
+    assert (res.best_epoch, res.epochs_run) == (7, 10)
 
 
 def test_warmup_ramps_the_learning_rate(tmp_path):
