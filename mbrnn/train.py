@@ -36,7 +36,8 @@ from mbrnn.io import atomic_path, save_npz, write_csv, write_json
 log = logging.getLogger(__name__)
 
 LOSS_KEYS = ("loss", "gamma", "alpha", "ccs_weight")
-CURVE_COLUMNS = ["epoch", "train_loss", "train_loss_icd", "train_loss_ccs", "dev_micro_f1", "dev_macro_f1", "seconds"]
+CURVE_COLUMNS = ["epoch", "train_loss", "train_loss_icd", "train_loss_ccs", "dev_micro_f1", "dev_macro_f1", "seconds",
+                 "dev_micro_auc", "lr"]
 FORMAT = "mbrnn-checkpoint-v1"
 
 
@@ -208,15 +209,108 @@ def _loss_parts(loss_fn, loss, out, targets) -> dict[str, float]:
                 **{k: loss_fn({"icd": out[k].detach()}, {"icd": targets[k]}).item() for k in targets}}
 
 
+def _improved(score: float, tie: float, st: dict, min_delta: float) -> bool:
+    """Did this epoch improve on the best so far? Yes if ``score`` beats the best epoch's by more than
+    ``min_delta``, or if it lies within ``min_delta`` of the highest score seen (a tie: a difference the dev set
+    cannot resolve) and the threshold-free ``tie`` figure beats the best epoch's. NaN ranks below every number.
+
+    While the thresholded score sits on a plateau (macro-F1 exactly 0 while every probability is still below the
+    threshold), a rising AUC still counts as progress, so patience does not freeze the model at epoch 1."""
+    def key(v: float) -> float:
+        return -math.inf if math.isnan(v) else v
+    score, tie, best = key(score), key(tie), key(st["best_score"])
+    top = max(best, key(st.get("max_score", best)))
+    return score > best + min_delta or (score >= top - min_delta and tie > key(st["best_tie"]))
+
+
+def _warmup(warmup_steps: int) -> Callable[[int], float]:
+    """LR factor: linear warm-up from 1/warmup_steps to 1 over the first ``warmup_steps`` optimizer steps,
+    then constant (the schedule does not depend on ``epochs``, so an extended run equals a longer one)."""
+    return lambda step: min(1.0, (step + 1) / warmup_steps) if warmup_steps > 0 else 1.0
+
+
+def _resume_state(last_path: Path, fit_args: dict, meta: dict, extend: bool) -> dict:
+    """Load ``last.pt`` if it was written by this very run (or, with ``extend``, by the same run with fewer
+    epochs); anything else is an error rather than a silent reuse of another run."""
+    ck = torch.load(last_path, map_location="cpu", weights_only=True)
+    saved = ck["fit_args"]
+    changed = sorted(k for k in set(fit_args) | set(saved) if k != "epochs" and fit_args.get(k) != saved.get(k))
+    changed += sorted(k for k in set(meta) | set(ck["meta"]) if meta.get(k) != ck["meta"].get(k))
+    if changed:
+        raise ValueError(f"{last_path} was written with different settings ({', '.join(changed)}); "
+                         f"delete {last_path.parent} or pass resume=False to start over")
+    if saved.get("epochs") != fit_args["epochs"] and not (extend and ck["epoch"] <= fit_args["epochs"]):
+        raise ValueError(f"{last_path} belongs to a run of {saved.get('epochs')} epochs ({ck['epoch']} done), "
+                         f"not {fit_args['epochs']}; set extend (train.extend: true) to continue a shorter run, "
+                         f"or delete {last_path.parent} to start over")
+    return ck
+
+
+def _start(ckdir: Path, resume: bool, extend: bool, fit_args: dict, meta: dict, seed: int, objs) -> dict:
+    """Fresh early-stopping state (seeded), or the state of ``ckdir/last.pt`` loaded into model, optimizer,
+    scheduler and scaler (``objs``) with the RNG states restored."""
+    model, opt, sched, scaler = objs
+    st = {"epoch": 0, "best_score": -math.inf, "best_tie": -math.inf, "max_score": -math.inf, "max_tie": -math.inf,
+          "best_epoch": 0, "bad_epochs": 0,
+          "stopped_early": False, "curves": [], "train_seconds": 0.0}
+    if resume and (ckdir / "last.pt").exists():
+        ck = _resume_state(ckdir / "last.pt", fit_args, meta, extend)
+        for obj, key in ((model, "model"), (opt, "optimizer"), (sched, "scheduler"), (scaler, "scaler")):
+            obj.load_state_dict(ck[key])
+        _set_rng_state(ck["rng"])
+        log.info("resumed from %s after epoch %d", ckdir / "last.pt", ck["epoch"])
+        return {k: ck[k] for k in st}
+    set_seed(seed)
+    (ckdir / "best.pt").unlink(missing_ok=True)  # stale best of an earlier run
+    return st
+
+
+def _record_epoch(st: dict, epoch: int, dev_metrics: dict, losses: dict, seconds: float, fit_args: dict,
+                  best: tuple[Path, nn.Module, dict]) -> dict:
+    """Early-stopping bookkeeping after one epoch (saves ``best.pt`` on improvement); appends and returns the
+    epoch's curves row. Patience counts epochs in which neither a new best epoch was found nor the tie-break
+    figure reached a new high: a run stops once both its dev figures have stopped improving (an epoch-1 F1 of
+    a model that still predicts p ~ 0.5 everywhere cannot end a run whose AUC is rising). ``best``: where the best weights go, the model, the checkpoint metadata."""
+    best_path, model, meta = best
+    metric = fit_args["early_stop_metric"]
+    score = float(dev_metrics[metric])
+    tie = float(dev_metrics.get(fit_args["tie_break_metric"], math.nan))
+    tie_rose = not math.isnan(tie) and tie > st["max_tie"]  # the threshold-free figure still improves
+    if st["best_epoch"] == 0 or _improved(score, tie, st, fit_args["min_delta"]):
+        st.update(best_score=score, best_tie=tie, best_epoch=epoch, bad_epochs=0)
+        _save({"format": FORMAT, "model": _cpu_state(model), "meta": meta, "epoch": epoch, "metric": metric,
+               "score": score}, best_path)
+    else:
+        st["bad_epochs"] = 0 if tie_rose else st["bad_epochs"] + 1
+    if not math.isnan(score):
+        st["max_score"] = max(st["max_score"], score)
+    if tie_rose:
+        st["max_tie"] = tie
+    st["train_seconds"] += seconds
+    losses = dict(losses)
+    lr_used = losses.pop("lr")
+    row = {"epoch": epoch, **losses, "dev_micro_f1": float(dev_metrics.get("micro_f1", math.nan)),
+           "dev_macro_f1": float(dev_metrics.get("macro_f1", math.nan)), "seconds": seconds,
+           "dev_micro_auc": float(dev_metrics.get("micro_auc", math.nan)), "lr": lr_used, f"dev_{metric}": score}
+    st["curves"].append(row)
+    st["epoch"] = epoch
+    return row
+
+
 def fit(model: nn.Module, loss_fn: Callable, train_batches, dev_data, *, lr: float = 1e-3,
         weight_decay: float = 0.01, grad_clip: float = 1.0, epochs: int = 50, patience: int = 10,
-        early_stop_metric: str = "macro_f1", threshold: float = 0.5, checkpoint_dir, resume: bool = True,
-        device="cpu", precision: str = "auto", progress: bool = True, seed: int = 0, meta: dict | None = None,
+        early_stop_metric: str = "macro_f1", tie_break_metric: str = "micro_auc", min_delta: float = 0.0,
+        warmup_epochs: float = 0.0, threshold: float = 0.5, checkpoint_dir, resume: bool = True, extend: bool = False, device="cpu",
+        precision: str = "auto", progress: bool = True, seed: int = 0, meta: dict | None = None,
         evaluate_fn: Callable | None = None) -> FitResult:
-    """AdamW + gradient clipping, early stopping on the dev ICD ``early_stop_metric``; restores the best weights.
+    """AdamW (linear warm-up over ``warmup_epochs``) + gradient clipping; early stopping on the dev ICD
+    ``early_stop_metric``, ties (differences within ``min_delta``) broken by ``tie_break_metric``; stops after
+    ``patience`` epochs in which neither improved; restores the best weights.
 
     ``train_batches`` and ``dev_data`` are :class:`mbrnn.data.Batches` (``set_epoch`` gives each epoch its own
     seeded order). ``evaluate_fn(y_true, y_prob, threshold) -> dict`` defaults to ``mbrnn.metrics.evaluate``.
+    ``resume`` continues an interrupted run from ``checkpoint_dir/last.pt``; a state written for a different
+    number of epochs is refused unless ``extend`` (then a shorter finished run is continued).
     """
     device = torch.device(device)
     if device.type == "cpu":
@@ -226,32 +320,17 @@ def fit(model: nn.Module, loss_fn: Callable, train_batches, dev_data, *, lr: flo
     last_path, best_path = ckdir / "last.pt", ckdir / "best.pt"
     dtype = amp_dtype(device, precision)
     fit_args = {"lr": lr, "weight_decay": weight_decay, "grad_clip": grad_clip, "patience": patience,
-                "early_stop_metric": early_stop_metric, "threshold": threshold, "seed": seed,
+                "early_stop_metric": early_stop_metric, "tie_break_metric": tie_break_metric,
+                "min_delta": min_delta,
+                "warmup_epochs": warmup_epochs, "threshold": threshold, "seed": seed, "epochs": epochs,
                 "precision": str(dtype), "n_train": len(train_batches.dataset)}
     meta = dict(meta or {})
 
     model.to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, _warmup(round(warmup_epochs * len(train_batches))))
     scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
-    st = {"epoch": 0, "best_score": -math.inf, "best_epoch": 0, "bad_epochs": 0, "stopped_early": False,
-          "curves": [], "train_seconds": 0.0}
-
-    if resume and last_path.exists():
-        ck = torch.load(last_path, map_location="cpu", weights_only=True)
-        changed = sorted(k for k in set(fit_args) | set(ck["fit_args"]) if fit_args.get(k) != ck["fit_args"].get(k))
-        changed += sorted(k for k in set(meta) | set(ck["meta"]) if meta.get(k) != ck["meta"].get(k))
-        if changed:
-            raise ValueError(f"{last_path} was written with different settings ({', '.join(changed)}); "
-                             f"delete {ckdir} or pass resume=False to start over")
-        model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["optimizer"])
-        scaler.load_state_dict(ck["scaler"])
-        st = {k: ck[k] for k in st}
-        _set_rng_state(ck["rng"])
-        log.info("resumed from %s after epoch %d", last_path, st["epoch"])
-    else:
-        set_seed(seed)
-        best_path.unlink(missing_ok=True)  # stale best of an earlier run
+    st = _start(ckdir, resume, extend, fit_args, meta, seed, (model, opt, sched, scaler))
 
     dev_true = dev_data.dataset.targets["icd"]
     bar = tqdm(range(st["epoch"] + 1, epochs + 1), desc="epochs", initial=st["epoch"], total=epochs,
@@ -262,50 +341,16 @@ def fit(model: nn.Module, loss_fn: Callable, train_batches, dev_data, *, lr: flo
         t0 = time.perf_counter()
         if hasattr(train_batches, "set_epoch"):
             train_batches.set_epoch(epoch)
-        model.train()
-        sums, n_seen = {"loss": 0.0, "icd": 0.0, "ccs": 0.0}, 0
-        for batch in tqdm(train_batches, desc=f"epoch {epoch}", leave=False, disable=not progress):
-            tokens, mask = batch["tokens"].to(device), batch["mask"].to(device)
-            with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-                out = model(tokens, mask)
-            out = {k: v.float() for k, v in out.items()}
-            targets = {k: v.to(device) for k, v in batch["targets"].items() if k in out}
-            loss = loss_fn(out, targets)
-            opt.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.unscale_(opt)
-            if grad_clip:
-                nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-            scaler.step(opt)
-            scaler.update()
-            B = tokens.shape[0]
-            for k, v in _loss_parts(loss_fn, loss, out, targets).items():
-                sums[k] += v * B
-            n_seen += B
-        dev_prob = predict(model, dev_data, device, precision)["icd"]
-        dev_metrics = evaluate_fn(dev_true, dev_prob, threshold)
-        score = float(dev_metrics[early_stop_metric])
-        best = st["best_score"]
-        if st["best_epoch"] == 0 or score > best or (math.isnan(best) and not math.isnan(score)):
-            st.update(best_score=score, best_epoch=epoch, bad_epochs=0)
-            _save({"format": FORMAT, "model": _cpu_state(model), "meta": meta, "epoch": epoch,
-                   "metric": early_stop_metric, "score": score}, best_path)
-        else:
-            st["bad_epochs"] += 1
-        seconds = time.perf_counter() - t0
-        st["train_seconds"] += seconds
-        row = {"epoch": epoch, "train_loss": sums["loss"] / n_seen, "train_loss_icd": sums["icd"] / n_seen,
-               "train_loss_ccs": sums["ccs"] / n_seen if "ccs" in out else math.nan,
-               "dev_micro_f1": float(dev_metrics.get("micro_f1", math.nan)),
-               "dev_macro_f1": float(dev_metrics.get("macro_f1", math.nan)), "seconds": seconds}
-        row[f"dev_{early_stop_metric}"] = score
-        st["curves"].append(row)
-        st["epoch"] = epoch
+        losses = _train_epoch(model, loss_fn, train_batches, opt, sched, scaler, device, dtype, grad_clip,
+                              progress, epoch)
+        dev_metrics = evaluate_fn(dev_true, predict(model, dev_data, device, precision)["icd"], threshold)
+        row = _record_epoch(st, epoch, dev_metrics, losses, time.perf_counter() - t0, fit_args,
+                            (best_path, model, meta))
         st["stopped_early"] = st["bad_epochs"] >= patience
         _save({"format": FORMAT, "model": _cpu_state(model), "optimizer": opt.state_dict(),
-               "scaler": scaler.state_dict(), "rng": _rng_state(), "fit_args": fit_args, "meta": meta, **st},
-              last_path)
-        bar.set_postfix(loss=f"{row['train_loss']:.4f}", **{early_stop_metric: f"{score:.4f}"},
+               "scheduler": sched.state_dict(), "scaler": scaler.state_dict(), "rng": _rng_state(),
+               "fit_args": fit_args, "meta": meta, **st}, last_path)
+        bar.set_postfix(loss=f"{row['train_loss']:.4f}", **{early_stop_metric: f"{st['best_score']:.4f}"},
                         best=st["best_epoch"])
     bar.close()
 
@@ -315,105 +360,221 @@ def fit(model: nn.Module, loss_fn: Callable, train_batches, dev_data, *, lr: flo
                      epochs_run=st["epoch"], train_seconds=st["train_seconds"], stopped_early=st["stopped_early"])
 
 
+def _train_epoch(model, loss_fn, train_batches, opt, sched, scaler, device, dtype, grad_clip, progress,
+                 epoch) -> dict[str, float]:
+    """One pass over the training batches; returns the example-weighted mean loss terms of the curves and the
+    learning rate of the epoch's last step."""
+    model.train()
+    sums, n_seen, multitask, lr = {"loss": 0.0, "icd": 0.0, "ccs": 0.0}, 0, False, math.nan
+    for batch in tqdm(train_batches, desc=f"epoch {epoch}", leave=False, disable=not progress):
+        tokens, mask = batch["tokens"].to(device), batch["mask"].to(device)
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+            out = model(tokens, mask)
+        out = {k: v.float() for k, v in out.items()}
+        targets = {k: v.to(device) for k, v in batch["targets"].items() if k in out}
+        loss = loss_fn(out, targets)
+        opt.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.unscale_(opt)
+        if grad_clip:
+            nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        scaler.step(opt)
+        scaler.update()
+        lr = opt.param_groups[0]["lr"]  # the rate this step used
+        sched.step()
+        B = tokens.shape[0]
+        for k, v in _loss_parts(loss_fn, loss, out, targets).items():
+            sums[k] += v * B
+        n_seen += B
+        multitask = "ccs" in out
+    return {"train_loss": sums["loss"] / n_seen, "train_loss_icd": sums["icd"] / n_seen,
+            "train_loss_ccs": sums["ccs"] / n_seen if multitask else math.nan, "lr": lr}
+
+
 # ---------------------------------------------------------------------------------------------- stage
 def _truncate(texts, max_tokens):
     return [" ".join(t.split()[:max_tokens]) for t in texts]
 
 
+# Train settings that do not change a run's result (where files go, whether a shorter run may be extended).
+NOT_IN_RUN_KEY = ("seeds", "extend", "models_dir", "state_dir", "curves_dir")
+
+
 def state_dir_for(state_root, name: str, model_cfg: dict, train_cfg: dict, inputs_id: str, icd_codes, ccs_codes) -> Path:
     """Resume state lives outside the stage's outputs (DVC deletes those before a run), in a folder keyed by
-    everything that changes the result (``epochs`` excepted, so a run can be extended): params, the embedding
-    matrix and training data (``inputs_id``), the label sets. Changed inputs start afresh; an interrupted run
-    with the same inputs resumes."""
-    key = {"model": model_cfg, "train": {k: v for k, v in train_cfg.items() if k != "epochs"},
+    everything that defines the run: params (``epochs`` included), the embedding matrix and training data
+    (``inputs_id``), the label sets. ``<root>/<name>-<digest of all but epochs>/epochs-<n>``: runs that differ
+    only in ``epochs`` are siblings, so :func:`extend_state` can continue a shorter one when asked to.
+    Changed inputs start afresh; an interrupted run with the same inputs resumes."""
+    tc = {k: v for k, v in train_cfg.items() if k not in NOT_IN_RUN_KEY}
+    key = {"model": model_cfg, "train": {k: v for k, v in tc.items() if k != "epochs"},
            "inputs": inputs_id, "icd": list(icd_codes), "ccs": list(ccs_codes)}
     digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:12]
-    return Path(state_root) / f"{name}-{digest}"
+    return Path(state_root) / f"{name}-{digest}" / f"epochs-{tc.get('epochs')}"
+
+
+def extend_state(state: Path) -> Path | None:
+    """``train.extend``: seed an empty state folder with the resume state of the longest sibling run of fewer
+    epochs (same everything else); returns the folder copied from, or None."""
+    if (state / "last.pt").exists():
+        return None
+    own = int(state.name.removeprefix("epochs-"))
+    shorter = sorted((int(d.name.removeprefix("epochs-")), d) for d in state.parent.glob("epochs-*")
+                     if d.name.removeprefix("epochs-").isdigit() and (d / "last.pt").exists()
+                     and int(d.name.removeprefix("epochs-")) < own)
+    if not shorter:
+        return None
+    src = shorter[-1][1]
+    state.mkdir(parents=True, exist_ok=True)
+    for f in ("last.pt", "best.pt"):
+        if (src / f).exists():
+            shutil.copyfile(src / f, state / f)
+    log.info("extending the %s-epoch run in %s", shorter[-1][0], src)
+    return src
+
+
+def seeds_of(train_cfg: dict) -> list[int]:
+    """``train.seeds``: a non-empty list of distinct integers, the first one the primary seed."""
+    if "seed" in train_cfg:
+        raise ValueError("train.seed was replaced by train.seeds (a list, the first one the primary); "
+                         "fix params.yaml or the train config")
+    seeds = train_cfg.get("seeds")
+    if (not isinstance(seeds, (list, tuple)) or not seeds or len(set(seeds)) != len(seeds)
+            or not all(isinstance(x, int) and not isinstance(x, bool) for x in seeds)):
+        raise ValueError(f"train.seeds must be a non-empty list of distinct integers; got {seeds!r}")
+    return list(seeds)
+
+
+def converged(best_epoch: int, epochs_run: int, patience: int, epochs: bool = True) -> bool | None:
+    """Stopped by early stopping: the best epoch lies at least ``patience`` epochs before the last one.
+    None for models trained without epochs (TF-IDF)."""
+    if not epochs:
+        return None
+    return bool(best_epoch >= 1 and best_epoch <= epochs_run - patience)
 
 
 def run(name: str, model_cfg: dict, train_cfg: dict, cohort_dir, embeddings_dir, out_dir, metrics_path, curves_path,
         progress: bool = True, resume: bool = True, state_root=None) -> dict:
-    """Train one model, predict dev/test with its best weights, write checkpoint, npz, metrics and curves.
+    """Train one model for every seed of ``train_cfg["seeds"]``, predict dev/test with the best weights of each.
 
-    ``state_root`` holds the per-epoch resume state (default: ``out_dir/train_state``)."""
+    The primary (first) seed writes ``out_dir/{checkpoint.pt,dev.npz,test.npz}`` and the curves; seed ``s`` of
+    the others writes the same files under ``out_dir/seed-<s>/``. The metrics JSON describes the primary seed at
+    its top level, every seed under ``by_seed``, and the parameters it was produced with under ``params``.
+    ``state_root`` holds the per-epoch resume state (default: ``<seed's out dir>/train_state``)."""
+    seeds = seeds_of(train_cfg)
+    out_dir = Path(out_dir)
+    results = {}
+    for i, seed in enumerate(seeds):
+        seed_dir = out_dir if i == 0 else out_dir / f"seed-{seed}"
+        results[seed] = _run_seed(name, model_cfg, train_cfg, seed, cohort_dir, embeddings_dir, seed_dir,
+                                  progress, resume, state_root)
+    primary = results[seeds[0]]
+    metrics = {k: v for k, v in primary.items() if k != "curves"}
+    metrics.update(patience=train_cfg["patience"], seeds=seeds, params={"model": dict(model_cfg),
+                                                                        "train": dict(train_cfg)})
+    metrics["by_seed"] = {str(s): {"icd": {k: r["icd"][k] for k in ("dev", "test")}, "best_epoch": r["best_epoch"],
+                                   "epochs_run": r["epochs_run"], "converged": r["converged"]}
+                          for s, r in results.items()}
+    write_json(metrics_path, metrics)
+    write_csv(curves_path, primary["curves"])
+    log.info("%s: dev %s = %s, best epoch %s of %s", name, train_cfg.get("early_stop_metric", "macro_f1"),
+             metrics["icd"]["dev"].get(train_cfg.get("early_stop_metric", "macro_f1")), metrics["best_epoch"],
+             metrics["epochs_run"])
+    return metrics
+
+
+def _fit_tfidf(cfg: dict, seed: int, frames: dict, y: dict, max_tokens, out_dir: Path, progress: bool):
+    """TF-IDF + logistic regression: fit on train, save ``model.joblib``, predict dev and test."""
+    import joblib
+    from mbrnn.models.tfidf import TfidfLogReg
+
+    t0 = time.perf_counter()
+    kwargs = {k: v for k, v in cfg.items() if k != "arch"}
+    accepted = inspect.signature(TfidfLogReg).parameters
+    for k, v in (("seed", seed), ("progress", progress)):  # the stage's seed unless model_cfg sets one
+        if k in accepted:
+            kwargs.setdefault(k, v)
+    clf = TfidfLogReg(**kwargs)
+    clf.fit(_truncate(frames["train"]["text"], max_tokens), y["train"]["icd"])
+    train_seconds = time.perf_counter() - t0
+    with atomic_path(out_dir / "model.joblib") as tmp:
+        joblib.dump(clf, tmp)
+    probs = {s: {"icd": np.asarray(clf.predict_proba(_truncate(frames[s]["text"], max_tokens)), dtype=np.float32)}
+             for s in ("dev", "test")}
+    extra = {"epochs_run": 0, "best_epoch": 0, "train_seconds": train_seconds, "converged": None,
+             "n_params": int(np.size(getattr(clf, "coef_", 0)) + np.size(getattr(clf, "intercept_", 0)))}
+    return probs, pd.DataFrame(columns=CURVE_COLUMNS), extra
+
+
+def _fit_neural(name, model_cfg, cfg, loss_cfg, tc, seed, cohort_dir, embeddings_dir, frames, y, codes, out_dir,
+                progress, resume, state_root):
+    """Build the model and loss, :func:`fit` it with resume state keyed by the run, predict dev and test."""
+    from mbrnn.embeddings import load as load_embeddings
+    from mbrnn.losses import build_loss
+    from mbrnn.models import build_model
+
+    icd_codes, ccs_codes = codes
+    device, precision = pick_device(tc.get("device", "auto")), tc.get("precision", "auto")
+    vocab, W = load_embeddings(embeddings_dir)
+    index = {t: i for i, t in enumerate(vocab)}
+    sets = {s: D.CodingDataset(D.encode(f["text"], index, tc.get("max_tokens")), y[s], f["hadm_id"].to_numpy())
+            for s, f in frames.items()}
+    train_b = D.Batches(sets["train"], tc["batch_size"], shuffle=True, seed=seed)
+    dev_b, test_b = (D.Batches(sets[s], tc.get("eval_batch_size", tc["batch_size"])) for s in ("dev", "test"))
+    set_seed(seed)
+    model = build_model(cfg, W, len(icd_codes), len(ccs_codes))
+    loss_fn = build_loss(kind=loss_cfg.get("loss", "bce"), **{k: v for k, v in loss_cfg.items() if k != "loss"})
+    meta = checkpoint_meta(vocab, icd_codes, ccs_codes, model_cfg) | {"name": name}
+    inputs = hashlib.sha256(W.tobytes())  # resume only onto the very same embeddings and training data
+    for split in ("train", "dev"):
+        inputs.update((Path(cohort_dir) / f"{split}.parquet").read_bytes())
+    run_cfg = {k: v for k, v in tc.items() if k not in NOT_IN_RUN_KEY} | {"seed": seed}
+    state = (state_dir_for(state_root, name, model_cfg, run_cfg, inputs.hexdigest(), icd_codes, ccs_codes)
+             if state_root else out_dir / "train_state")
+    if tc.get("extend") and state_root:
+        extend_state(state)
+    res = fit(model, loss_fn, train_b, dev_b, lr=tc["lr"], weight_decay=tc["weight_decay"], grad_clip=tc["grad_clip"],
+              epochs=tc["epochs"], patience=tc["patience"], early_stop_metric=tc.get("early_stop_metric", "macro_f1"),
+              tie_break_metric=tc.get("tie_break_metric", "micro_auc"), min_delta=tc.get("min_delta", 0.0),
+              warmup_epochs=tc.get("warmup_epochs", 0.0),
+              threshold=tc.get("threshold", 0.5), checkpoint_dir=state, resume=resume, extend=bool(tc.get("extend")),
+              device=device, precision=precision, progress=progress, seed=seed, meta=meta)
+    with atomic_path(out_dir / "checkpoint.pt") as tmp:
+        shutil.copyfile(state / "best.pt", tmp)
+    probs = {s: predict(model, b, device, precision, progress) for s, b in (("dev", dev_b), ("test", test_b))}
+    extra = {"epochs_run": res.epochs_run, "best_epoch": res.best_epoch, "train_seconds": res.train_seconds,
+             "converged": converged(res.best_epoch, res.epochs_run, tc["patience"]),
+             "n_params": sum(p.numel() for p in model.parameters()),
+             "n_trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad)}
+    return probs, res.curves, extra
+
+
+def _run_seed(name, model_cfg, train_cfg, seed, cohort_dir, embeddings_dir, out_dir: Path, progress, resume,
+              state_root) -> dict:
+    """Train and evaluate one seed: writes ``out_dir``'s checkpoint (or model.joblib) and dev/test npz;
+    returns its metrics dict plus its ``curves`` frame."""
     from mbrnn.metrics import evaluate, tune_threshold
 
     cfg = dict(model_cfg)
     loss_cfg = {k: cfg.pop(k) for k in LOSS_KEYS if k in cfg}
-    arch = cfg["arch"]
-    tc = dict(train_cfg)
-    seed, threshold, max_tokens = tc["seed"], tc.get("threshold", 0.5), tc.get("max_tokens")
-    out_dir = Path(out_dir)
+    threshold = train_cfg.get("threshold", 0.5)
     out_dir.mkdir(parents=True, exist_ok=True)
     set_seed(seed)
-
     icd_codes, ccs_codes = D.load_label_vocab(cohort_dir)
     frames = {s: D.load_split(cohort_dir, s) for s in D.SPLITS}
     y = {s: {"icd": D.multi_hot(f["icd_codes"], icd_codes), "ccs": D.multi_hot(f["ccs_codes"], ccs_codes)}
          for s, f in frames.items()}
-
-    if arch == "tfidf":
-        import joblib
-        from mbrnn.models.tfidf import TfidfLogReg
-
-        t0 = time.perf_counter()
-        kwargs = {k: v for k, v in cfg.items() if k != "arch"}
-        accepted = inspect.signature(TfidfLogReg).parameters
-        for k, v in (("seed", seed), ("progress", progress)):  # the stage's seed unless model_cfg sets one
-            if k in accepted:
-                kwargs.setdefault(k, v)
-        clf = TfidfLogReg(**kwargs)
-        clf.fit(_truncate(frames["train"]["text"], max_tokens), y["train"]["icd"])
-        train_seconds = time.perf_counter() - t0
-        with atomic_path(out_dir / "model.joblib") as tmp:
-            joblib.dump(clf, tmp)
-        probs = {s: {"icd": np.asarray(clf.predict_proba(_truncate(frames[s]["text"], max_tokens)), dtype=np.float32)}
-                 for s in ("dev", "test")}
-        curves = pd.DataFrame(columns=CURVE_COLUMNS)
-        extra = {"epochs_run": 0, "best_epoch": 0, "train_seconds": train_seconds,
-                 "n_params": int(np.size(getattr(clf, "coef_", 0)) + np.size(getattr(clf, "intercept_", 0)))}
+    if cfg["arch"] == "tfidf":
+        probs, curves, extra = _fit_tfidf(cfg, seed, frames, y, train_cfg.get("max_tokens"), out_dir, progress)
     else:
-        from mbrnn.embeddings import load as load_embeddings
-        from mbrnn.losses import build_loss
-        from mbrnn.models import build_model
-
-        device = pick_device(tc.get("device", "auto"))
-        vocab, W = load_embeddings(embeddings_dir)
-        index = {t: i for i, t in enumerate(vocab)}
-        bs = tc["batch_size"]
-        sets = {s: D.CodingDataset(D.encode(f["text"], index, max_tokens), y[s], f["hadm_id"].to_numpy())
-                for s, f in frames.items()}
-        train_b = D.Batches(sets["train"], bs, shuffle=True, seed=seed)
-        dev_b, test_b = (D.Batches(sets[s], tc.get("eval_batch_size", bs)) for s in ("dev", "test"))
-
-        model = build_model(cfg, W, len(icd_codes), len(ccs_codes))
-        loss_fn = build_loss(kind=loss_cfg.get("loss", "bce"), **{k: v for k, v in loss_cfg.items() if k != "loss"})
-        meta = checkpoint_meta(vocab, icd_codes, ccs_codes, model_cfg) | {"name": name}
-        inputs = hashlib.sha256(W.tobytes())  # resume only onto the very same embeddings and training data
-        for split in ("train", "dev"):
-            inputs.update((Path(cohort_dir) / f"{split}.parquet").read_bytes())
-        state = (state_dir_for(state_root, name, model_cfg, tc, inputs.hexdigest(), icd_codes, ccs_codes)
-                 if state_root else out_dir / "train_state")
-        res = fit(model, loss_fn, train_b, dev_b, lr=tc["lr"], weight_decay=tc["weight_decay"],
-                  grad_clip=tc["grad_clip"], epochs=tc["epochs"], patience=tc["patience"],
-                  early_stop_metric=tc.get("early_stop_metric", "macro_f1"), threshold=threshold,
-                  checkpoint_dir=state, resume=resume, device=device,
-                  precision=tc.get("precision", "auto"), progress=progress, seed=seed, meta=meta)
-        with atomic_path(out_dir / "checkpoint.pt") as tmp:
-            shutil.copyfile(state / "best.pt", tmp)
-        probs = {s: predict(model, b, device, tc.get("precision", "auto"), progress) for s, b in
-                 (("dev", dev_b), ("test", test_b))}
-        curves = res.curves
-        extra = {"epochs_run": res.epochs_run, "best_epoch": res.best_epoch, "train_seconds": res.train_seconds,
-                 "n_params": sum(p.numel() for p in model.parameters()),
-                 "n_trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad)}
-
+        probs, curves, extra = _fit_neural(name, model_cfg, cfg, loss_cfg, train_cfg, seed, cohort_dir,
+                                           embeddings_dir, frames, y, (icd_codes, ccs_codes), out_dir, progress,
+                                           resume, state_root)
     multitask = "ccs" in probs["dev"]
     for s in ("dev", "test"):
         p = probs[s]
         save_predictions(out_dir / f"{s}.npz", frames[s]["hadm_id"].to_numpy(), icd_codes, p["icd"], y[s]["icd"],
                          *((ccs_codes, p["ccs"], y[s]["ccs"]) if multitask else ()))
-
     t = float(tune_threshold(y["dev"]["icd"], probs["dev"]["icd"]))
     metrics = {"icd": {"dev": evaluate(y["dev"]["icd"], probs["dev"]["icd"], threshold=threshold),
                        "test": evaluate(y["test"]["icd"], probs["test"]["icd"], threshold=threshold),
@@ -421,8 +582,4 @@ def run(name: str, model_cfg: dict, train_cfg: dict, cohort_dir, embeddings_dir,
                "threshold_tuned": t, **extra}
     if multitask:
         metrics["ccs"] = {s: evaluate(y[s]["ccs"], probs[s]["ccs"], threshold=threshold) for s in ("dev", "test")}
-    write_json(metrics_path, metrics)
-    write_csv(curves_path, curves)
-    log.info("%s: dev %s = %s, best epoch %s", name, tc.get("early_stop_metric", "macro_f1"),
-             metrics["icd"]["dev"].get(tc.get("early_stop_metric", "macro_f1")), extra["best_epoch"])
-    return metrics
+    return metrics | {"curves": curves}

@@ -212,3 +212,22 @@ def test_birnn_masked_equals_packed_sequences():
         torch.testing.assert_close(ours(x), ref(x)[0], atol=1e-6, rtol=1e-5)  # unmasked = reference behaviour
     y = torch.arange(8.0).view(2, 4, 1)
     assert reverse_within_length(y, torch.tensor([3, 4]))[:, :, 0].tolist() == [[2, 1, 0, 3], [7, 6, 5, 4]]
+
+
+def test_params_yaml_has_both_single_task_ablations():
+    """The study trains the reference's own single-task model (VRCMF/MARN: BiGRU + label attention, no CCS head,
+    no RAM) beside ours without the CCS head only (RAM kept); they differ exactly in the RAM."""
+    from mbrnn import pipeline
+    from mbrnn.train import LOSS_KEYS
+
+    models = pipeline.load_params(pipeline.project_root(__file__) / "params.yaml")["models"]
+    built = {}
+    for name in ("mbrnn_no_ccs", "mbrnn_no_ccs_no_ram"):
+        cfg = {k: v for k, v in models[name].items() if k not in LOSS_KEYS}
+        built[name] = build_model({**cfg, "hidden": 8}, _emb(), N_ICD, N_CCS)
+        assert built[name].ccs_head is None
+        tokens, mask = _batch([6, 3], 6)
+        assert set(built[name](tokens, mask)) == {"icd"}
+    assert built["mbrnn_no_ccs"].ram is not None and built["mbrnn_no_ccs_no_ram"].ram is None
+    ref = {k: v for k, v in models["mbrnn_no_ccs_no_ram"].items() if k != "use_ram"}
+    assert ref == {k: v for k, v in models["mbrnn_no_ccs"].items() if k != "use_ram"}  # nothing else differs

@@ -106,7 +106,7 @@ def test_resume_after_crash_equals_uninterrupted(tmp_path):
         assert_same(sa, sb)
     cols = ["epoch", "train_loss", "train_loss_icd", "train_loss_ccs", "dev_micro_f1", "dev_macro_f1"]
     pd.testing.assert_frame_equal(full.curves[cols], res.curves[cols])
-    assert list(full.curves.columns[:7]) == T.CURVE_COLUMNS
+    assert list(full.curves.columns[:len(T.CURVE_COLUMNS)]) == T.CURVE_COLUMNS
     assert full.curves["train_loss"].iloc[-1] < full.curves["train_loss"].iloc[0]  # it learns
 
 
@@ -225,7 +225,7 @@ def write_cohort(d, rng):
 ])
 def test_run_stage_end_to_end(tmp_path, model_cfg):
     write_cohort(tmp_path, np.random.default_rng(0))
-    train_cfg = {"seed": 0, "device": "cpu", "batch_size": 8, "max_tokens": 20, "epochs": 2, "patience": 5,
+    train_cfg = {"seeds": [0], "device": "cpu", "batch_size": 8, "max_tokens": 20, "epochs": 2, "patience": 5,
                  "lr": 1e-2, "weight_decay": 0.01, "grad_clip": 1.0, "threshold": 0.5, "early_stop_metric": "macro_f1"}
     out, mpath, cpath = tmp_path / "model", tmp_path / "m.json", tmp_path / "c.csv"
     m = T.run("x", model_cfg, train_cfg, tmp_path, tmp_path / "emb", out, mpath, cpath, progress=False)
@@ -260,9 +260,9 @@ def test_fp16_autocast_with_grad_scaler_checkpoints_and_resumes(tmp_path):
     r = do_fit(TinyModel(0), *loaders(), tmp_path, epochs=1, precision="fp16")
     assert np.isfinite(r.curves["train_loss"]).all()
     assert torch.load(tmp_path / "last.pt", weights_only=True)["scaler"]["scale"] > 0
-    assert do_fit(TinyModel(0), *loaders(), tmp_path, epochs=2, precision="fp16").epochs_run == 2
+    assert do_fit(TinyModel(0), *loaders(), tmp_path, epochs=2, precision="fp16", extend=True).epochs_run == 2
     with pytest.raises(ValueError, match="precision"):  # a resumed run keeps its precision
-        do_fit(TinyModel(0), *loaders(), tmp_path, epochs=3, precision="fp32")
+        do_fit(TinyModel(0), *loaders(), tmp_path, epochs=3, precision="fp32", extend=True)
 
 
 def test_resume_state_is_keyed_by_everything_that_changes_results(tmp_path):
@@ -271,7 +271,125 @@ def test_resume_state_is_keyed_by_everything_that_changes_results(tmp_path):
     base = dict(state_root=tmp_path, name="m", model_cfg={"arch": "caml"}, train_cfg={"lr": 1e-3, "epochs": 5},
                 inputs_id="abc", icd_codes=["401.9"], ccs_codes=["dx:98"])
     same = state_dir_for(**base)
-    assert state_dir_for(**{**base, "train_cfg": {"lr": 1e-3, "epochs": 50}}) == same  # extending a run resumes it
+    longer = state_dir_for(**{**base, "train_cfg": {"lr": 1e-3, "epochs": 50}})
+    assert longer != same and longer.parent == same.parent  # epochs is part of the key; siblings can be extended
+    assert state_dir_for(**{**base, "train_cfg": {"lr": 1e-3, "epochs": 5, "extend": True, "seeds": [1, 2]}}) == same
     for change in ({"train_cfg": {"lr": 3e-3, "epochs": 5}}, {"model_cfg": {"arch": "laat"}}, {"inputs_id": "abd"},
                    {"icd_codes": ["401.9", "38.93"]}, {"ccs_codes": []}):
-        assert state_dir_for(**{**base, **change}) != same, change
+        assert state_dir_for(**{**base, **change}).parent != same.parent, change
+
+
+def test_fit_refuses_state_of_another_epoch_count_unless_extending(tmp_path):
+    full = do_fit(TinyModel(0), *loaders(), tmp_path / "full", epochs=3)
+    do_fit(TinyModel(0), *loaders(), tmp_path / "ext", epochs=2)
+    with pytest.raises(ValueError, match="run of 3 epochs"):  # a shorter run never reports a longer one
+        do_fit(TinyModel(0), *loaders(), tmp_path / "full", epochs=1)
+    with pytest.raises(ValueError, match="extend"):  # nor is a finished run continued silently
+        do_fit(TinyModel(0), *loaders(), tmp_path / "ext", epochs=3)
+    with pytest.raises(ValueError, match="run of 3 epochs"):  # extend never goes backwards
+        do_fit(TinyModel(0), *loaders(), tmp_path / "full", epochs=1, extend=True)
+    ext = do_fit(TinyModel(0), *loaders(), tmp_path / "ext", epochs=3, extend=True)
+    cols = ["epoch", "train_loss", "dev_micro_f1", "dev_macro_f1", "lr"]
+    pd.testing.assert_frame_equal(full.curves[cols], ext.curves[cols])  # extending = training longer
+    assert_same(weights(tmp_path / "full" / "last.pt"), weights(tmp_path / "ext" / "last.pt"))
+
+
+def test_plateau_at_zero_f1_does_not_freeze_early_stopping(tmp_path):
+    """Thresholded dev F1 exactly 0 for the first epochs (every probability below 0.5) while the threshold-free
+    micro-AUC rises: the run goes on past them and past `patience`, and keeps the later, better epoch."""
+    f1s = iter([0.0, 0.0, 0.0, 0.0, 0.3, 0.5, 0.4, 0.4, 0.4])
+    aucs = iter([0.55, 0.60, 0.65, 0.70, 0.75, 0.80, 0.79, 0.79, 0.78])
+
+    def plateau(y_true, y_prob, threshold):
+        return {"micro_f1": 0.0, "macro_f1": next(f1s), "micro_auc": next(aucs)}
+
+    res = do_fit(TinyModel(0), *loaders(), tmp_path / "p", epochs=20, patience=2, evaluate_fn=plateau)
+    assert res.best_epoch == 6 and res.epochs_run == 8 and res.stopped_early
+    assert res.curves["dev_micro_auc"].tolist()[:2] == [0.55, 0.60]
+    # without the tie-break (a figure the evaluation does not give) the same scores freeze it at epoch 1
+    f1s = iter([0.0, 0.0, 0.0, 0.0, 0.3])
+    aucs = iter([0.55, 0.60, 0.65, 0.70, 0.75])
+    res = do_fit(TinyModel(0), *loaders(), tmp_path / "q", epochs=20, patience=2, evaluate_fn=plateau,
+                 tie_break_metric="absent")
+    assert res.best_epoch == 1 and res.epochs_run == 3
+
+
+def test_differences_within_min_delta_are_ties(tmp_path):
+    """A noisy plateau (macro-F1 wobbling by less than min_delta) is a tie, decided by the rising AUC; a clear
+    drop of the thresholded score is not rescued by the AUC."""
+    f1s = iter([0.002, 0.001, 0.004, 0.003, 0.2, 0.15, 0.14, 0.13, 0.12])
+    aucs = iter([0.60, 0.62, 0.64, 0.66, 0.70, 0.90, 0.89, 0.88, 0.87])
+
+    def noisy(y_true, y_prob, threshold):
+        return {"micro_f1": 0.0, "macro_f1": next(f1s), "micro_auc": next(aucs)}
+
+    res = do_fit(TinyModel(0), *loaders(), tmp_path / "n", epochs=20, patience=3, min_delta=0.01, evaluate_fn=noisy)
+    assert (res.best_epoch, res.epochs_run) == (5, 9)  # epoch 6's AUC high only resets patience
+    f1s, aucs = iter([0.002, 0.001, 0.0015]), iter([0.60, 0.59, 0.58])
+    res = do_fit(TinyModel(0), *loaders(), tmp_path / "z", epochs=20, patience=2, evaluate_fn=noisy)  # min_delta 0
+    assert (res.best_epoch, res.epochs_run) == (1, 3)
+
+
+def test_degenerate_first_epoch_cannot_end_a_learning_run(tmp_path):
+    """Epoch 1's F1 comes from p ~ 0.5 everywhere (many labels predicted for every note); then F1 drops to 0 on
+    the prior plateau while the AUC rises. Patience waits for the AUC too; the later, real F1 wins."""
+    f1s = iter([0.05, 0.0, 0.0, 0.0, 0.0, 0.2, 0.3, 0.3, 0.3, 0.3])
+    aucs = iter([0.52, 0.60, 0.65, 0.70, 0.72, 0.80, 0.82, 0.81, 0.81, 0.80])
+
+    def degenerate(y_true, y_prob, threshold):
+        return {"micro_f1": 0.0, "macro_f1": next(f1s), "micro_auc": next(aucs)}
+
+    res = do_fit(TinyModel(0), *loaders(), tmp_path, epochs=20, patience=3, min_delta=0.01, evaluate_fn=degenerate)
+    assert (res.best_epoch, res.epochs_run) == (7, 10)
+
+
+def test_warmup_ramps_the_learning_rate(tmp_path):
+    train_b, dev_b = loaders()  # 20 documents in batches of 4: 5 steps an epoch
+    res = do_fit(TinyModel(0), train_b, dev_b, tmp_path, epochs=3, lr=1e-2, warmup_epochs=2.0)
+    assert res.curves["lr"].tolist() == pytest.approx([1e-2 * 5 / 10, 1e-2, 1e-2])
+
+
+def test_converged_rule():
+    assert T.converged(best_epoch=5, epochs_run=8, patience=3) is True
+    assert T.converged(best_epoch=6, epochs_run=8, patience=3) is False
+    assert T.converged(best_epoch=0, epochs_run=0, patience=3, epochs=False) is None
+
+
+def test_seeds_must_be_a_list_of_distinct_ints():
+    assert T.seeds_of({"seeds": [3, 1]}) == [3, 1]
+    for bad in ({"seeds": 0}, {"seeds": []}, {"seeds": [1, 1]}, {"seeds": ["0"]}, {}):
+        with pytest.raises(ValueError, match="train.seeds"):
+            T.seeds_of(bad)
+    with pytest.raises(ValueError, match="replaced by train.seeds"):
+        T.seeds_of({"seed": 0, "seeds": [0]})
+
+
+@pytest.mark.skipif(not REAL, reason="real models/losses/metrics not available")
+def test_run_records_what_was_run(tmp_path):
+    """epochs 3, then 1 (same state root): the second run reports one epoch, not the first run's three;
+    seeds, convergence and parameters are in the metrics file; further seeds write under seed-<s>/."""
+    write_cohort(tmp_path, np.random.default_rng(0))
+    model_cfg = {"arch": "caml", "num_filters": 6, "kernel_size": 3, "loss": "bce"}
+    tc = {"seeds": [0, 7], "device": "cpu", "batch_size": 8, "max_tokens": 20, "epochs": 3, "patience": 5,
+          "lr": 1e-2, "weight_decay": 0.01, "grad_clip": 1.0, "threshold": 0.5, "early_stop_metric": "macro_f1"}
+    out, mpath, cpath = tmp_path / "model", tmp_path / "m.json", tmp_path / "c.csv"
+    args = ("x", model_cfg)
+    paths = (tmp_path, tmp_path / "emb", out, mpath, cpath)
+    m3 = T.run(*args, tc, *paths, progress=False, state_root=tmp_path / "state")
+    assert m3["epochs_run"] == 3 and m3["converged"] is False and m3["patience"] == 5
+    assert m3["seeds"] == [0, 7] and set(m3["by_seed"]) == {"0", "7"}
+    assert m3["by_seed"]["0"]["icd"]["test"] == m3["icd"]["test"]
+    assert m3["by_seed"]["7"]["icd"]["test"] != m3["icd"]["test"]  # another seed, another model
+    assert m3["params"] == {"model": model_cfg, "train": tc}
+    assert (out / "test.npz").exists() and (out / "seed-7" / "test.npz").exists()
+    z7 = np.load(out / "seed-7" / "test.npz")
+    from mbrnn.metrics import evaluate
+    assert m3["by_seed"]["7"]["icd"]["test"] == pytest.approx(evaluate(z7["icd_true"], z7["icd_prob"]), nan_ok=True)
+    m1 = T.run(*args, tc | {"epochs": 1, "seeds": [0]}, *paths, progress=False, state_root=tmp_path / "state")
+    assert m1["epochs_run"] == 1 and len(pd.read_csv(cpath)) == 1 and m1["params"]["train"]["epochs"] == 1
+    assert json.loads(mpath.read_text())["epochs_run"] == 1
+    m5 = T.run(*args, tc | {"epochs": 5, "seeds": [0], "extend": True}, *paths, progress=False,
+               state_root=tmp_path / "state")
+    assert m5["epochs_run"] == 5 and pd.read_csv(cpath)["epoch"].tolist() == [1, 2, 3, 4, 5]
+    fresh = T.run(*args, tc | {"epochs": 5, "seeds": [0]}, *paths, progress=False, state_root=tmp_path / "fresh")
+    assert fresh["icd"]["test"] == m5["icd"]["test"]  # extending equals training 5 epochs from the start
