@@ -12,6 +12,7 @@ Unlike the reference code, the best checkpoint is restored before predicting dev
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import inspect
 import json
@@ -31,7 +32,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from mbrnn import data as D
-from mbrnn.io import atomic_path, save_npz, write_csv, write_json
+from mbrnn.io import atomic_dir, atomic_path, save_npz, write_csv, write_json
 
 log = logging.getLogger(__name__)
 
@@ -464,10 +465,13 @@ def run(name: str, model_cfg: dict, train_cfg: dict, cohort_dir, embeddings_dir,
     seeds = seeds_of(train_cfg)
     out_dir = Path(out_dir)
     results = {}
-    for i, seed in enumerate(seeds):
-        seed_dir = out_dir if i == 0 else out_dir / f"seed-{seed}"
-        results[seed] = _run_seed(name, model_cfg, train_cfg, seed, cohort_dir, embeddings_dir, seed_dir,
-                                  progress, resume, state_root)
+    # With the resume state outside it (the pipeline's case), the output folder is replaced in one step: an
+    # interrupted stage leaves the old folder or the new one, never a mix of seeds or files.
+    with (atomic_dir(out_dir) if state_root else contextlib.nullcontext(out_dir)) as target:
+        for i, seed in enumerate(seeds):
+            seed_dir = target if i == 0 else target / f"seed-{seed}"
+            results[seed] = _run_seed(name, model_cfg, train_cfg, seed, cohort_dir, embeddings_dir, seed_dir,
+                                      progress, resume, state_root)
     primary = results[seeds[0]]
     metrics = {k: v for k, v in primary.items() if k != "curves"}
     metrics.update(patience=train_cfg["patience"], seeds=seeds, params={"model": dict(model_cfg),

@@ -47,7 +47,7 @@ threshold = 0.5
 patience = 3
 reference_model = "mbrnn"
 bce_model = "mbrnn_bce"
-ablations = ["mbrnn", "mbrnn_no_ccs", "mbrnn_no_ram", "mbrnn_bce"]
+ablations = ["mbrnn", "mbrnn_no_ccs", "mbrnn_no_ram", "mbrnn_no_ccs_no_ram", "mbrnn_bce"]
 
 # %%
 import json

@@ -18,6 +18,7 @@ def prepare_data(project, **data):
     """The one CLI call of this module: write ``data`` into the project's params.yaml, run prepare-data there."""
     params = pipeline.load_params(ROOT / "params.yaml")
     params["data"].update(data)
+    params["cohort"]["ccs_px_fallback"] = "icd9_two_digit"  # no HCUP file here: mimic3 needs it or this switch
     (project / "params.yaml").write_text(yaml.safe_dump(params))
     shutil.copy(ROOT / "dvc.yaml", project / "dvc.yaml")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}

@@ -44,7 +44,7 @@ def test_tune_threshold_counts_a_probability_on_a_grid_value_as_predicted(dtype)
     assert metrics.tune_threshold(y_true, y_prob, grid=np.array([0.25, 0.5, 0.75])) == 0.5
     assert metrics.evaluate(y_true, y_prob, threshold=0.5)["micro_f1"] == 1.0
     assert metrics.evaluate(y_true, y_prob, threshold=0.25)["micro_precision"] == pytest.approx(4 / 9)
-    y_prob = np.where(y_true, 0.5, 0.45)  # float64 on the default grid
+    y_prob = np.where(y_true, 0.5, 0.4975)  # float64; between the default grid values 0.495 and 0.5
     assert metrics.tune_threshold(y_true, y_prob) == 0.5
 
 

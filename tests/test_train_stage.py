@@ -23,7 +23,7 @@ CCS_OF = {"401.9": "dx:98", "414.01": "dx:101", "428.0": "dx:101", "38.93": "px:
 WALL_CLOCK = {"train_seconds", "seconds"}
 MODEL = {"arch": "mbrnn", "hidden": 8, "freeze_embeddings": False, "loss": "focal", "gamma": 2.0, "alpha": 1.0,
          "ccs_weight": 0.3}
-TRAIN = {"seed": 0, "seeds": [0], "device": "cpu", "precision": "auto", "batch_size": 8, "eval_batch_size": 8,
+TRAIN = {"seeds": [0], "device": "cpu", "precision": "auto", "batch_size": 8, "eval_batch_size": 8,
          "max_tokens": 20, "epochs": 2, "patience": 2, "lr": 1e-2, "weight_decay": 0.01, "grad_clip": 1.0,
          "threshold": 0.5, "early_stop_metric": "macro_f1"}
 
@@ -96,7 +96,7 @@ def test_train_stage_twice_gives_identical_bytes(inputs, tmp_path):
 def test_train_stage_with_another_seed_differs(inputs, tmp_path):
     """The determinism test above is not vacuous: the seed does reach the outputs."""
     run_stage(inputs, tmp_path / "a")
-    run_stage(inputs, tmp_path / "b", seed=1, seeds=[1])
+    run_stage(inputs, tmp_path / "b", seeds=[1])
     a, b = (np.load(tmp_path / w / "models" / "x" / "test.npz")["icd_prob"] for w in ("a", "b"))
     assert not np.array_equal(a, b)
 
