@@ -18,7 +18,9 @@ NOTEEVENTS is streamed by :mod:`mbrnn.noteevents`; the raw folder is found and c
 from __future__ import annotations
 
 import itertools
+import re
 import threading
+import warnings
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -37,17 +39,28 @@ from .skips import DEFAULT_LIMITS, CohortLossError, Skips, check_not_empty  # no
 LABEL_SETTINGS = ("full", "top50")
 
 
-def _read_table(path: Path, table: str, columns: list[str], dtype=str) -> pd.DataFrame:
-    """``columns`` of a raw table, found by name in any order and case (see :func:`raw.columns_of`)."""
+def _read_table(path: Path, table: str, columns: list[str], dtype=str) -> tuple[pd.DataFrame, list[int]]:
+    """``columns`` of a raw table, found by name in any order and case (see :func:`raw.columns_of`), and the line
+    numbers of the rows the CSV reader skipped because they had more fields than the header (for counting)."""
     names = columns_of(path, table, columns)
     try:
-        return pd.read_csv(path, header=0, names=names, usecols=columns, dtype=dtype, keep_default_na=False,
-                           na_values=[""], on_bad_lines="skip", engine="c")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", pd.errors.ParserWarning)
+            # every column read (no usecols): only then does the parser see rows with too many fields
+            df = pd.read_csv(path, header=0, names=names, index_col=False, dtype=dtype, keep_default_na=False, na_values=[""],
+                             on_bad_lines="warn", engine="c")[columns]
     except (OSError, EOFError, zlib.error) as e:
         raise gzip_error(path, e) from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as e:
         raise CohortInputError(f"{path}: not a readable MIMIC-III table ({type(e).__name__}; row content not "
                                f"shown); is it unmodified from {PHYSIONET}?") from None
+    if any("Length of header or names does not match" in str(w.message) for w in caught):  # the first data row
+        raise CohortInputError(f"{path}: line 2 has more fields than the header's {len(names)} columns (row "
+                               f"content not shown); is it unmodified from {PHYSIONET}?")
+    # pandas says "Skipping line N: expected X fields, saw Y" (numbers only, never the row's content)
+    bad = [int(n) for w in caught if issubclass(w.category, pd.errors.ParserWarning)
+           for n in re.findall(r"Skipping line (\d+)", str(w.message))]
+    return df, bad
 
 
 def _ids(df: pd.DataFrame, path: Path, skips: Skips, table: str) -> pd.DataFrame:
@@ -76,7 +89,12 @@ def read_codes(paths: dict[str, Path], skips: Skips, dictionary: dict[str, set] 
     frames = []
     for table, kind in (("DIAGNOSES_ICD", icd.DX), ("PROCEDURES_ICD", icd.PX)):
         path, prefix = paths[table], table.lower()
-        df = _ids(_read_table(path, table, ["SUBJECT_ID", "HADM_ID", "ICD9_CODE"], {"ICD9_CODE": object}), path, skips, table)
+        df, bad_lines = _read_table(path, table, ["SUBJECT_ID", "HADM_ID", "ICD9_CODE"], {"ICD9_CODE": object})
+        skips.add(f"{prefix}_rows_malformed", len(bad_lines), of=len(df) + len(bad_lines))
+        if bad_lines:
+            skips.hints[f"{prefix}_rows_malformed"] = (f"{path}: rows with more fields than the header (first: line "
+                                                       f"{bad_lines[0]}); is the file unmodified?")
+        df = _ids(df, path, skips, table)
         rows = len(df)
         # Clean, validate and dot each distinct code once (MIMIC-III: ~900k rows, ~9k distinct codes).
         cleaned = df["ICD9_CODE"].map({c: c.strip().upper() for c in df["ICD9_CODE"].dropna().unique()})
@@ -136,7 +154,11 @@ def _read_code_tables(paths: dict[str, Path]) -> tuple[pd.DataFrame, dict, Skips
 def read_descriptions(paths: dict[str, Path]) -> dict[str, dict[str, str]]:
     out = {}
     for table, kind in (("D_ICD_DIAGNOSES", icd.DX), ("D_ICD_PROCEDURES", icd.PX)):
-        df = _read_table(paths[table], table, ["ICD9_CODE", "LONG_TITLE"]).dropna(subset=["ICD9_CODE"])
+        df, bad_lines = _read_table(paths[table], table, ["ICD9_CODE", "LONG_TITLE"])
+        if bad_lines:
+            raise CohortInputError(f"{paths[table]}: {len(bad_lines)} rows have more fields than the header (first: "
+                                   f"line {bad_lines[0]}); is it unmodified from {PHYSIONET}?")
+        df = df.dropna(subset=["ICD9_CODE"])
         out[kind] = dict(zip(df["ICD9_CODE"].str.strip(), df["LONG_TITLE"].fillna("")))
     return out
 

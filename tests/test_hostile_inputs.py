@@ -7,6 +7,7 @@ Every note of the tiny tables carries a sentinel token; it may reach the cohort 
 from __future__ import annotations
 
 import gzip
+import json
 import multiprocessing
 import os
 import signal
@@ -282,3 +283,38 @@ def test_a_bad_caml_split_list_is_named_without_its_content(raw, tmp_path):
     with pytest.raises(ValueError, match=r"dev_full_hadm_ids\.csv: 1 lines are not HADM_IDs \(first: entry 2") as info:
         build(raw, tmp_path / "cohort", split="caml", caml_splits_dir=d, label_setting="full")
     assert SENTINEL not in "".join(traceback.format_exception(info.value))
+
+
+def _extra_field(every: int):
+    """Give every ``every``-th data row of a table one field more than its header (a broken export)."""
+    def edit(b):
+        lines = b.split(b"\n")
+        return b"\n".join(line + b',"x"' if i % every == 0 and i and line else line for i, line in enumerate(lines))
+    return edit
+
+
+def test_a_few_malformed_code_rows_are_counted_not_silently_dropped(raw, tmp_path):
+    rows = len(_lines(raw, "DIAGNOSES_ICD")) - 2  # header and final empty line
+    _edit(raw, "DIAGNOSES_ICD", _extra_field(rows))  # one row
+    build(raw, tmp_path / "cohort", label_setting="full")
+    skipped = json.loads((tmp_path / "summary.json").read_text())["skipped"]
+    assert skipped["diagnoses_icd_rows_malformed"] == 1
+    assert skipped["procedures_icd_rows_malformed"] == 0
+
+
+def test_many_malformed_code_rows_fail_with_the_cause_and_first_line(raw, tmp_path):
+    _edit(raw, "DIAGNOSES_ICD", _extra_field(2))  # every second row
+    with pytest.raises(CohortLossError, match=r"diagnoses_icd_rows_malformed: \d+ of \d+.*first: line 3"):
+        build(raw, tmp_path / "cohort", label_setting="full")
+
+
+def test_a_malformed_dictionary_row_is_an_error_naming_its_line(raw, tmp_path):
+    _edit(raw, "D_ICD_DIAGNOSES", _extra_field(1))  # the tiny dictionary has one row
+    with pytest.raises(CohortInputError, match=r"D_ICD_DIAGNOSES\.csv\.gz: line 2 has more fields than the header"):
+        build(raw, tmp_path / "cohort", label_setting="full")
+
+
+def test_extra_fields_in_a_later_dictionary_row_are_named_by_line(raw, tmp_path):
+    _edit(raw, "D_ICD_PROCEDURES", lambda b: b + b'2,"3894","x","y","z"\n')
+    with pytest.raises(CohortInputError, match=r"D_ICD_PROCEDURES\.csv\.gz: 1 rows have more fields.*first: line 3"):
+        build(raw, tmp_path / "cohort", label_setting="full")
