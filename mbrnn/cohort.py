@@ -223,20 +223,8 @@ def build_cohort(
     paths = check_raw_dir(raw_dir)
     skips = Skips()
 
-    with worker_pool(workers, paths["NOTEEVENTS"]) as pool:
-        # While NOTEEVENTS streams, a worker reads the code tables first, and a thread imports the split's library.
-        code_tables = submit(pool, _read_code_tables, paths)
-        if pool and split == "stratified":
-            threading.Thread(target=splits.load_stratifier, daemon=True).start()
-        notes, texts = read_discharge_summaries(paths["NOTEEVENTS"], skips, text_norm, pool, progress, limits=limits)
-        code_rows, descriptions, code_skips = result(pool, code_tables)
-    skips.merge(code_skips)
-    skips.check(limits)
-    notes["text_row"] = np.arange(len(notes))  # the texts stay in `texts` until written
-
-    distinct = code_rows[["code", "kind"]].drop_duplicates()
-    not_in_d_icd = sorted(c for c, k in zip(distinct["code"], distinct["kind"]) if icd.undot(c) not in descriptions[k])
-    unknown_codes = [c for c in not_in_d_icd if icd.undot(c) not in icd.cms_descriptions(icd.kind_of(c))]
+    notes, texts, code_rows, descriptions = _read_inputs(paths, cfg, skips, limits, workers, progress)
+    not_in_d_icd, unknown_codes = _codes_not_described(code_rows, descriptions)
 
     cohort = _join_codes(notes, code_rows, skips, limits)
     cohort["fold"] = _folds(cohort, cfg, raw_dir, skips)
@@ -258,6 +246,29 @@ def build_cohort(
     if summary_path is not None:
         io.write_json(summary_path, summary)
     return summary
+
+
+def _read_inputs(paths: dict[str, Path], cfg: CohortConfig, skips: Skips, limits: dict, workers, progress: bool):
+    """Discharge summaries (streamed once) and the code tables, read side by side; skips checked against limits."""
+    with worker_pool(workers, paths["NOTEEVENTS"]) as pool:
+        # While NOTEEVENTS streams, a worker reads the code tables first, and a thread imports the split's library.
+        code_tables = submit(pool, _read_code_tables, paths)
+        if pool and cfg.split == "stratified":
+            threading.Thread(target=splits.load_stratifier, daemon=True).start()
+        notes, texts = read_discharge_summaries(paths["NOTEEVENTS"], skips, cfg.text_norm, pool, progress,
+                                                limits=limits)
+        code_rows, descriptions, code_skips = result(pool, code_tables)
+    skips.merge(code_skips)
+    skips.check(limits)
+    notes["text_row"] = np.arange(len(notes))  # the texts stay in `texts` until written
+    return notes, texts, code_rows, descriptions
+
+
+def _codes_not_described(code_rows: pd.DataFrame, descriptions: dict) -> tuple[list[str], list[str]]:
+    """Codes missing from D_ICD_*, and those of them unknown to the CMS v32 dictionary too (both reported)."""
+    distinct = code_rows[["code", "kind"]].drop_duplicates()
+    not_in_d_icd = sorted(c for c, k in zip(distinct["code"], distinct["kind"]) if icd.undot(c) not in descriptions[k])
+    return not_in_d_icd, [c for c in not_in_d_icd if icd.undot(c) not in icd.cms_descriptions(icd.kind_of(c))]
 
 
 def _restrict_to_labels(cohort: pd.DataFrame, labels: list[str], setting: str, skips: Skips, limits: dict) -> pd.DataFrame:
