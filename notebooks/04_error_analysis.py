@@ -60,20 +60,22 @@ from mbrnn import analysis, plots, report
 from mbrnn.pipeline import goto_project_root
 
 goto_project_root()
-data_label = f"{'synthetic demo' if source == 'synthetic' else 'MIMIC-III'}, {label_setting}"
+
 names = list(model_names)
 metrics = {m: json.loads(Path(f"{metrics_dir}/models/{m}.json").read_text()) for m in names}
 seeds = {m: analysis.seeds_of(metrics[m]) for m in names}
 preds = {m: analysis.load_predictions(analysis.predictions_path(models_dir, m, split, seeds[m][0], seeds[m][0]))
          for m in names}  # the primary seed's predictions
 train_counts = analysis.load_train_counts(f"{cohort_dir}/icd_labels.csv")
+label_set = "full" if label_setting == "full" else f"top-{len(train_counts)}"  # top50 means the top_k most frequent
+data_label = f"{'synthetic demo' if source == 'synthetic' else 'MIMIC-III'}, {label_set}"
 gold = pd.read_parquet(f"{cohort_dir}/{split}.parquet", columns=["hadm_id", "n_tokens", "icd_codes"])  # no text
 edges = analysis.resolve_edges(bucket_edges, train_counts, bucket_count)
 rare, common = analysis.resolve_groups(rare_max, common_min, train_counts)
 edge_text = analysis.describe_edges(bucket_edges, edges, bucket_count)
 training = {m: analysis.convergence_label(metrics[m], patience) for m in names}
 primary = seeds[reference_model][0] if reference_model in seeds else seeds[names[0]][0]
-rep = report.Report(Path(index).parent, report.provenance(source, label_setting, cohort_dir, names, split, threshold,
+rep = report.Report(Path(index).parent, report.provenance(source, label_set, cohort_dir, names, split, threshold,
                                                        edges, seeds=seeds[names[0]]))
 rep.section("Convergence", report.convergence_lines(training))
 display(Markdown("\n".join(report.convergence_lines(training))))
