@@ -105,7 +105,12 @@ display(rep.table(main, tables_dir, "main_results",
 # %%
 buckets = analysis.bucket_table(preds, train_counts, edges, threshold, gold=gold)
 empty = analysis.empty_buckets(buckets)
-empty_note = f" Left out because they hold no code: {', '.join(empty)}." if empty else ""
+structural = ["0"] if label_setting != "full" else []  # top-k labels are chosen by training count: none unseen
+empty_note = "".join([
+    " Bucket 0 (codes unseen in training) is left out: a top-k label set cannot hold such a code."
+    if "0" in empty and structural else "",
+    f" Left out because they hold no code: {', '.join(b for b in empty if b not in structural)}."
+    if [b for b in empty if b not in structural] else ""])
 display(rep.table(analysis.bucket_summary(buckets), tables_dir, "frequency_buckets",
                   f"Per frequency bucket and model (primary seed), {edge_text}: codes, share of test occurrences, "
                   "micro/macro P/R (%), Macro-F1 (CAML) and Macro-F1 (per-label mean) over the bucket's codes, "
