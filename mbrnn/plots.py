@@ -42,9 +42,9 @@ METRIC_LABELS = {"micro_f1": "Micro-F1", "macro_f1": "Macro-F1 (CAML)", "macro_f
                  "micro_precision": "Micro-precision", "micro_recall": "Micro-recall", "macro_auc": "Macro-AUC",
                  "dev_micro_f1": "dev Micro-F1", "dev_macro_f1": "dev Macro-F1 (CAML)", "dev_micro_auc": "dev micro-AUC"}
 # The study's palette (Okabe & Ito, colour-blind safe), in the order models are listed when none is given.
-MODEL_COLORS = {"mbrnn": "#0072B2", "mbrnn_no_ccs": "#56B4E9", "mbrnn_no_ram": "#009E73", "mbrnn_bce": "#CC79A7",
-                "caml": "#E69F00", "laat": "#D55E00", "tfidf": "#7A5C1E",
-                "mbrnn_no_ccs_no_ram": "#000000"}
+MODEL_COLORS = {"mbrnn": "#0072B2", "mbrnn_no_ccs": "#56B4E9", "mbrnn_no_ram": "#009E73",
+                "mbrnn_no_ccs_no_ram": "#000000", "mbrnn_bce": "#CC79A7", "caml": "#E69F00", "laat": "#D55E00",
+                "tfidf": "#7A5C1E"}
 # Models not named above: a colour chosen by a hash of the name (Tol's muted scheme), the same in every figure.
 EXTRA_COLORS = ("#332288", "#117733", "#44AA99", "#88CCEE", "#DDCC77", "#AA4499", "#882255", "#999933")
 # Metrics drawn side by side (focal_vs_bce) are told apart by fill and hatch, never by a model's colour.
@@ -321,11 +321,11 @@ def plot_training_curves(curves_by_model: Mapping[str, pd.DataFrame], loss_kinds
     for kind, ax in loss_axes.items():
         _finish(ax, f"{title}: {LOSS_LABELS.get(kind, f'loss, kind {kind}')}", "epoch",
                 "loss (solid: train, dashed: dev)" if dev else "training loss")
-        ax.xaxis.set_major_locator(mticker.MaxNLocator(integer=True))
+        ax.xaxis.set_major_locator(mticker.MaxNLocator(nbins=5, integer=True))
     for col, ax in score_axes.items():
         _finish(ax, METRIC_LABELS.get(col, col), "epoch", f"{METRIC_LABELS.get(col, col)} (%)")
         _percent_axis(ax)
-        ax.xaxis.set_major_locator(mticker.MaxNLocator(integer=True))
+        ax.xaxis.set_major_locator(mticker.MaxNLocator(nbins=5, integer=True))
     handles = {lab: h for ax in loss_axes.values() for h, lab in zip(*ax.get_legend_handles_labels())}
     order = [m for m in model_order(curves_by_model) if m in handles]
     _legend_outside(fig, [handles[m] for m in order], order, where="right", title="model")
