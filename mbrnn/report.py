@@ -6,6 +6,7 @@ are registered with the stage that produced them. ``write`` renders ``reports/RE
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,8 @@ class Report:
     provenance: dict[str, str]
     entries: list[tuple[str, str, list[str], str, str]] = field(default_factory=list)
     sections: list[tuple[str, list[str]]] = field(default_factory=list)
+    staged: dict[Path, Path] = field(default_factory=dict)  # tables folder -> its temporary sibling (io.atomic_dir)
+    _stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack, repr=False)
 
     def section(self, title: str, lines) -> None:
         """A section of text rendered after the provenance (e.g. which models are not converged)."""
@@ -39,7 +42,11 @@ class Report:
         """Write a table (CSV, Markdown, LaTeX), register it, and return it for display."""
         from . import tables
 
-        self.add("table", name, tables.write_table(df, out_dir, name, caption), caption, stage)
+        out_dir = Path(out_dir)
+        if out_dir not in self.staged:  # the whole folder is replaced in one step by write()
+            self.staged[out_dir] = self._stack.enter_context(io.atomic_dir(out_dir))
+        written = tables.write_table(df, self.staged[out_dir], name, caption)
+        self.add("table", name, [out_dir / p.name for p in written.values()], caption, stage)
         return df
 
     def figure(self, fig, out_dir, name: str, sentence: str, stage: str = "analysis") -> Path:
@@ -67,6 +74,10 @@ class Report:
         return "\n".join(lines)
 
     def write(self, name: str = "README.md") -> Path:
+        """Publish the staged table folders (each replaced in one step: a failed or interrupted analysis leaves the
+        previous tables, never a mix), then render the index."""
+        self._stack.close()
+        self.staged.clear()
         path = self.root / name
         io.write_text(path, self.render())
         return path

@@ -511,3 +511,28 @@ def test_markdown_keeps_text_columns_verbatim(tmp_path):
 def test_spearman_table_for_display():
     t = A.spearman_table({"a": {"rho": 0.5, "p_value": 3.2e-7, "n": 50}, "b": {"rho": np.nan, "p_value": np.nan, "n": 2}})
     assert t["p_value"].tolist() == ["3.2e-07", "–"] and t["n"].tolist() == [50, 2] and t["model"].tolist() == ["a", "b"]
+
+
+def test_report_tables_folder_is_replaced_in_one_step(tmp_path):
+    """The analysis stage's tables folder: a run that fails before Report.write leaves the previous tables
+    untouched and no temporary behind on the next run; a completed run replaces the folder whole."""
+    from mbrnn import report
+
+    tables_dir = tmp_path / "tables"
+    first = report.Report(tmp_path, {"data": "demo"})
+    first.table(pd.DataFrame({"a": [1.0]}), tables_dir, "old", "first run")
+    assert not tables_dir.exists()  # staged, not yet published
+    first.write()
+    assert sorted(p.name for p in tables_dir.iterdir()) == ["old.csv", "old.md", "old.tex"]
+
+    failed = report.Report(tmp_path, {"data": "demo"})
+    failed.table(pd.DataFrame({"a": [2.0]}), tables_dir, "new", "second run, dies before write()")
+    assert sorted(p.name for p in tables_dir.iterdir()) == ["old.csv", "old.md", "old.tex"]
+    del failed  # the notebook failed: nothing is published
+
+    third = report.Report(tmp_path, {"data": "demo"})
+    third.table(pd.DataFrame({"a": [3.0]}), tables_dir, "new", "third run")
+    text = third.write().read_text()
+    assert sorted(p.name for p in tables_dir.iterdir()) == ["new.csv", "new.md", "new.tex"]
+    assert "[md](tables/new.md)" in text  # the index links the published folder, not the temporary one
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left
