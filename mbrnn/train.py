@@ -534,8 +534,16 @@ def run(name: str, model_cfg: dict, train_cfg: dict, cohort_dir, embeddings_dir,
     The primary (first) seed writes ``out_dir/{checkpoint.pt,dev.npz,test.npz}`` and the curves; seed ``s`` of
     the others writes the same files under ``out_dir/seed-<s>/``. The metrics JSON describes the primary seed at
     its top level, every seed under ``by_seed``, and the parameters it was produced with under ``params``.
-    ``state_root`` holds the per-epoch resume state (default: ``<seed's out dir>/train_state``)."""
+    ``state_root`` holds the per-epoch resume state (default: ``<seed's out dir>/train_state``).
+
+    Launched by ``torchrun`` (``WORLD_SIZE`` > 1): every rank trains (see :func:`fit`); only rank 0 writes the
+    outputs, the others write into a temporary folder that is removed."""
     seeds = seeds_of(train_cfg)
+    init_distributed(pick_device(train_cfg.get("device", "auto")))
+    if world()[1] > 1 and state_root is None:
+        raise ValueError("a distributed run needs state_root (train.state_dir), the resume state all ranks share")
+    if world()[0] != 0:
+        return _run_other_rank(name, model_cfg, train_cfg, cohort_dir, embeddings_dir, progress, resume, state_root)
     out_dir = Path(out_dir)
     results = {}
     # With the resume state outside it (the pipeline's case), the output folder is replaced in one step: an
@@ -558,6 +566,18 @@ def run(name: str, model_cfg: dict, train_cfg: dict, cohort_dir, embeddings_dir,
              metrics["icd"]["dev"].get(train_cfg.get("early_stop_metric", "macro_f1")), metrics["best_epoch"],
              metrics["epochs_run"])
     return metrics
+
+
+def _run_other_rank(name, model_cfg, train_cfg, cohort_dir, embeddings_dir, progress, resume, state_root) -> dict:
+    """A non-zero rank of a distributed stage: the same training, every file of its own into a temporary
+    folder (checkpoints, predictions), no metrics written. Returns its metrics for the caller's use only."""
+    import tempfile
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="mbrnn-rank") as tmp:
+        for seed in seeds_of(train_cfg):
+            results[seed] = _run_seed(name, model_cfg, train_cfg, seed, cohort_dir, embeddings_dir,
+                                      Path(tmp) / f"seed-{seed}", False, resume, state_root)
+    return {k: v for k, v in results[seeds_of(train_cfg)[0]].items() if k != "curves"}
 
 
 def _fit_tfidf(cfg: dict, seed: int, frames: dict, y: dict, max_tokens, out_dir: Path, progress: bool):
@@ -608,8 +628,10 @@ def _fit_neural(name, model_cfg, cfg, loss_cfg, tc, seed, cohort_dir, embeddings
     run_cfg = {k: v for k, v in tc.items() if k not in NOT_IN_RUN_KEY} | {"seed": seed}
     state = (state_dir_for(state_root, name, model_cfg, run_cfg, inputs.hexdigest(), icd_codes, ccs_codes)
              if state_root else out_dir / "train_state")
-    if tc.get("extend") and state_root:
+    if tc.get("extend") and state_root and world()[0] == 0:
         extend_state(state)
+    if world()[1] > 1:
+        torch.distributed.barrier()  # the state folder as rank 0 left it
     res = fit(model, loss_fn, train_b, dev_b, lr=tc["lr"], weight_decay=tc["weight_decay"], grad_clip=tc["grad_clip"],
               epochs=tc["epochs"], patience=tc["patience"], early_stop_metric=tc.get("early_stop_metric", "macro_f1"),
               tie_break_metric=tc.get("tie_break_metric", "micro_auc"), min_delta=tc.get("min_delta", 0.0),

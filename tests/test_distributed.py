@@ -119,3 +119,32 @@ def test_interrupted_two_process_run_resumes(tmp_path):
         torch.testing.assert_close(resumed[0]["state"][k], v, rtol=0, atol=0)
     assert resumed[0]["curves"]["epoch"] == [1, 2, 3]
     np.testing.assert_allclose(resumed[0]["curves"]["train_loss"], full[0]["curves"]["train_loss"], rtol=0, atol=0)
+
+
+def _stage_worker(rank, world, port, inputs, where):
+    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
+                      MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    import test_train_stage as S
+    out = Path(where) / f"rank{rank}"  # each rank its own output paths, so a write by rank 1 shows
+    try:
+        T.run("x", dict(S.MODEL), dict(S.TRAIN), Path(inputs), Path(inputs) / "emb", out / "models" / "x",
+              out / "metrics.json", out / "curves.csv", progress=False, state_root=Path(where) / "state")
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+def test_distributed_stage_writes_only_from_rank_0(tmp_path):
+    """train.run under 2 ranks (as torchrun launches it): one set of outputs, as a one-process stage writes."""
+    import test_train_stage as S
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    S.inputs.__wrapped__(type("F", (), {"mktemp": staticmethod(lambda _: inputs)})())
+    mp.spawn(_stage_worker, args=(2, _free_port(), str(inputs), str(tmp_path / "ddp")), nprocs=2, join=True)
+    S.run_stage(inputs, tmp_path / "one")
+    assert not (tmp_path / "ddp" / "rank1").exists()
+    ddp, one = S.stage_outputs(tmp_path / "ddp" / "rank0"), S.stage_outputs(tmp_path / "one")
+    assert sorted(ddp) == sorted(one)
+    assert ddp["metrics.json"]["epochs_run"] == one["metrics.json"]["epochs_run"] == 2
+    last = list((tmp_path / "ddp" / "state").rglob("last.pt"))
+    assert len(last) == 1 and torch.load(last[0], weights_only=True)["fit_args"]["world_size"] == 2
