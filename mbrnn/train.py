@@ -539,7 +539,8 @@ def run(name: str, model_cfg: dict, train_cfg: dict, cohort_dir, embeddings_dir,
     Launched by ``torchrun`` (``WORLD_SIZE`` > 1): every rank trains (see :func:`fit`); only rank 0 writes the
     outputs, the others write into a temporary folder that is removed."""
     seeds = seeds_of(train_cfg)
-    init_distributed(pick_device(train_cfg.get("device", "auto")))
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # under torchrun: join the process group once
+        init_distributed(pick_device(train_cfg.get("device", "auto")))
     if world()[1] > 1 and state_root is None:
         raise ValueError("a distributed run needs state_root (train.state_dir), the resume state all ranks share")
     if world()[0] != 0:
