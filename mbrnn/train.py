@@ -364,14 +364,11 @@ def fit(model: nn.Module, loss_fn: Callable, train_batches, dev_data, *, lr: flo
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _warmup(round(warmup_epochs * len(train_batches))))
     scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
     st = _start(ckdir, resume, extend, fit_args, meta, seed, (model, opt, sched, scaler))
-    net = model
-    if world_size > 1:
-        net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None,
-                                                  find_unused_parameters=True)
+    net = _ddp(model, device) if world_size > 1 else model
 
     dev_true = dev_data.dataset.targets["icd"]
     bar = tqdm(range(st["epoch"] + 1, epochs + 1), desc="epochs", initial=st["epoch"], total=epochs,
-               disable=not progress)
+               disable=not progress or rank != 0)
     for epoch in bar:
         if st["stopped_early"]:
             break
@@ -397,6 +394,13 @@ def fit(model: nn.Module, loss_fn: Callable, train_batches, dev_data, *, lr: flo
         model.load_state_dict(torch.load(best_path, map_location="cpu", weights_only=True)["model"])
     return FitResult(curves=pd.DataFrame(st["curves"]), best_epoch=st["best_epoch"], best_score=st["best_score"],
                      epochs_run=st["epoch"], train_seconds=st["train_seconds"], stopped_early=st["stopped_early"])
+
+
+def _ddp(model: nn.Module, device: torch.device) -> nn.Module:
+    """The model wrapped for a distributed run (gradients averaged over the ranks in backward); the heads a
+    variant leaves unused in a step are allowed."""
+    return nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None,
+                                               find_unused_parameters=True)
 
 
 def _sync_epoch(st: dict) -> dict:
