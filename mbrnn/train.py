@@ -541,15 +541,24 @@ def run(name: str, model_cfg: dict, train_cfg: dict, cohort_dir, embeddings_dir,
     ``state_root`` holds the per-epoch resume state (default: ``<seed's out dir>/train_state``).
 
     Launched by ``torchrun`` (``WORLD_SIZE`` > 1): every rank trains (see :func:`fit`); only rank 0 writes the
-    outputs, the others write into a temporary folder that is removed."""
-    seeds = seeds_of(train_cfg)
+    outputs, the others write theirs into a temporary folder that is removed (and return the same metrics)."""
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # under torchrun: join the process group once
         init_distributed(pick_device(train_cfg.get("device", "auto")))
     if world()[1] > 1 and state_root is None:
         raise ValueError("a distributed run needs state_root (train.state_dir), the resume state all ranks share")
-    if world()[0] != 0:
-        return _run_other_rank(name, model_cfg, train_cfg, cohort_dir, embeddings_dir, progress, resume, state_root)
-    out_dir = Path(out_dir)
+    args = (name, model_cfg, train_cfg, cohort_dir, embeddings_dir)
+    if world()[0] == 0:
+        return _run(*args, Path(out_dir), metrics_path, curves_path, progress, resume, state_root)
+    import tempfile
+    with tempfile.TemporaryDirectory(prefix="mbrnn-rank") as tmp:
+        tmp = Path(tmp)
+        return _run(*args, tmp / "out", tmp / "metrics.json", tmp / "curves.csv", False, resume, state_root)
+
+
+def _run(name, model_cfg, train_cfg, cohort_dir, embeddings_dir, out_dir: Path, metrics_path, curves_path, progress,
+         resume, state_root) -> dict:
+    """:func:`run`'s work for one process: every seed trained and predicted, the metrics and curves written."""
+    seeds = seeds_of(train_cfg)
     results = {}
     # With the resume state outside it (the pipeline's case), the output folder is replaced in one step: an
     # interrupted stage leaves the old folder or the new one, never a mix of seeds or files.
@@ -571,18 +580,6 @@ def run(name: str, model_cfg: dict, train_cfg: dict, cohort_dir, embeddings_dir,
              metrics["icd"]["dev"].get(train_cfg.get("early_stop_metric", "macro_f1")), metrics["best_epoch"],
              metrics["epochs_run"])
     return metrics
-
-
-def _run_other_rank(name, model_cfg, train_cfg, cohort_dir, embeddings_dir, progress, resume, state_root) -> dict:
-    """A non-zero rank of a distributed stage: the same training, every file of its own into a temporary
-    folder (checkpoints, predictions), no metrics written. Returns its metrics for the caller's use only."""
-    import tempfile
-    results = {}
-    with tempfile.TemporaryDirectory(prefix="mbrnn-rank") as tmp:
-        for seed in seeds_of(train_cfg):
-            results[seed] = _run_seed(name, model_cfg, train_cfg, seed, cohort_dir, embeddings_dir,
-                                      Path(tmp) / f"seed-{seed}", False, resume, state_root)
-    return {k: v for k, v in results[seeds_of(train_cfg)[0]].items() if k != "curves"}
 
 
 def _fit_tfidf(cfg: dict, seed: int, frames: dict, y: dict, max_tokens, out_dir: Path, progress: bool):
