@@ -145,5 +145,18 @@ class Batches:
         for idx in self.indices():
             yield collate([self.dataset[int(i)] for i in idx])
 
+    def shard(self, rank: int, world: int):
+        """This rank's part of every batch of the epoch (for DistributedDataParallel): batch ``idx`` of the
+        seeded order, identical on every rank, gives rank ``r`` the rows ``idx[r::world]``. Yields
+        ``(batch, weight)`` with ``weight = world * rows / len(idx)``: a batch-mean loss times ``weight``,
+        averaged over the ranks by DDP, is the mean over the whole batch, so a step equals the one-process step
+        of the same global batch. A rank left without rows gets one row with weight 0 (DDP needs every rank to
+        step)."""
+        for idx in self.indices():
+            part, weight = idx[rank::world], world * len(idx[rank::world]) / len(idx)
+            if len(part) == 0:
+                part = idx[:1]
+            yield collate([self.dataset[int(i)] for i in part]), weight
+
     def __len__(self) -> int:
         return -(-len(self.dataset) // self.batch_size)

@@ -115,11 +115,20 @@ def parameter_defaults(notebook: str | Path) -> dict:
 
 
 def run_notebook(name: str, parameters: dict, out: str | Path | None = None, root: Path | None = None) -> Path:
-    """Execute ``notebooks/<name>.py`` with papermill; the executed copy lands atomically at ``out``."""
+    """Execute ``notebooks/<name>.py`` with papermill; the executed copy lands atomically at ``out``. Under
+    ``torchrun`` the ranks other than 0 execute into a temporary folder (see ``mbrnn.train.run``)."""
+    root = root or project_root()
+    if int(os.environ.get("RANK", "0")) != 0 and out is not None:  # torchrun: only rank 0's copy is an output
+        with tempfile.TemporaryDirectory(prefix="mbrnn-rank") as d:
+            _execute(name, parameters, Path(d) / Path(out).name, root)
+        return Path(out)
+    return _execute(name, parameters, out, root)
+
+
+def _execute(name: str, parameters: dict, out: str | Path | None, root: Path) -> Path:
     import jupytext
     import papermill as pm
 
-    root = root or project_root()
     src = root / "notebooks" / f"{name}.py"
     if not src.exists():
         raise FileNotFoundError(f"{src}: no such notebook")

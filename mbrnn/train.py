@@ -18,6 +18,7 @@ import inspect
 import json
 import logging
 import math
+import os
 import random
 import shutil
 import time
@@ -71,6 +72,26 @@ def amp_dtype(device: torch.device, precision: str = "auto") -> torch.dtype | No
     if precision not in table:
         raise ValueError(f"precision must be auto, fp32, bf16 or fp16, got {precision!r}")
     return table[precision]
+
+
+def world() -> tuple[int, int]:
+    """(rank, world size) of the torch.distributed process group; (0, 1) when there is none."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
+
+
+def init_distributed(device: torch.device) -> torch.device:
+    """Under ``torchrun`` (``WORLD_SIZE`` > 1 in the environment): join the process group (nccl on CUDA, gloo
+    on CPU) once and return this rank's device (``cuda:LOCAL_RANK``). Without torchrun: ``device`` unchanged."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return device
+    if device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
+    if not torch.distributed.is_initialized():
+        torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return device
 
 
 def vocab_hash(vocab: Sequence[str]) -> str:
@@ -258,11 +279,14 @@ def _start(ckdir: Path, resume: bool, extend: bool, fit_args: dict, meta: dict, 
         ck = _resume_state(ckdir / "last.pt", fit_args, meta, extend)
         for obj, key in ((model, "model"), (opt, "optimizer"), (sched, "scheduler"), (scaler, "scaler")):
             obj.load_state_dict(ck[key])
-        _set_rng_state(ck["rng"])
+        rngs = ck.get("rng_by_rank") or [ck["rng"]]  # a distributed run keeps each rank's RNG state
+        rank = world()[0]
+        _set_rng_state(rngs[rank] if rank < len(rngs) else ck["rng"])
         log.info("resumed from %s after epoch %d", ckdir / "last.pt", ck["epoch"])
         return {k: ck[k] for k in st}
     set_seed(seed)
-    (ckdir / "best.pt").unlink(missing_ok=True)  # stale best of an earlier run
+    if world()[0] == 0:
+        (ckdir / "best.pt").unlink(missing_ok=True)  # stale best of an earlier run
     return st
 
 
@@ -279,8 +303,9 @@ def _record_epoch(st: dict, epoch: int, dev_metrics: dict, losses: dict, seconds
     tie_rose = not math.isnan(tie) and tie > st["max_tie"]  # the threshold-free figure still improves
     if st["best_epoch"] == 0 or _improved(score, tie, st, fit_args["min_delta"]):
         st.update(best_score=score, best_tie=tie, best_epoch=epoch, bad_epochs=0)
-        _save({"format": FORMAT, "model": _cpu_state(model), "meta": meta, "epoch": epoch, "metric": metric,
-               "score": score}, best_path)
+        if world()[0] == 0:  # only rank 0 of a distributed run writes
+            _save({"format": FORMAT, "model": _cpu_state(model), "meta": meta, "epoch": epoch, "metric": metric,
+                   "score": score}, best_path)
     else:
         st["bad_epochs"] = 0 if tie_rose else st["bad_epochs"] + 1
     if not math.isnan(score):
@@ -312,8 +337,13 @@ def fit(model: nn.Module, loss_fn: Callable, train_batches, dev_data, *, lr: flo
     seeded order). ``evaluate_fn(y_true, y_prob, threshold) -> dict`` defaults to ``mbrnn.metrics.evaluate``.
     ``resume`` continues an interrupted run from ``checkpoint_dir/last.pt``; a state written for a different
     number of epochs is refused unless ``extend`` (then a shorter finished run is continued).
+
+    Inside a torch.distributed process group (see :func:`init_distributed`) the model trains as
+    DistributedDataParallel, each rank on its rows of every batch (:meth:`mbrnn.data.Batches.shard`); every
+    rank evaluates dev, rank 0's early-stopping state is broadcast, and only rank 0 writes checkpoints.
     """
-    device = torch.device(device)
+    device = init_distributed(torch.device(device))
+    rank, world_size = world()
     if device.type == "cpu":
         torch.use_deterministic_algorithms(True, warn_only=True)
     evaluate_fn = evaluate_fn or _default_evaluate
@@ -325,6 +355,8 @@ def fit(model: nn.Module, loss_fn: Callable, train_batches, dev_data, *, lr: flo
                 "min_delta": min_delta,
                 "warmup_epochs": warmup_epochs, "threshold": threshold, "seed": seed, "epochs": epochs,
                 "precision": str(dtype), "n_train": len(train_batches.dataset)}
+    if world_size > 1:  # a distributed run resumes only as one of the same size (one-process keys unchanged)
+        fit_args["world_size"] = world_size
     meta = dict(meta or {})
 
     model.to(device)
@@ -332,25 +364,28 @@ def fit(model: nn.Module, loss_fn: Callable, train_batches, dev_data, *, lr: flo
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _warmup(round(warmup_epochs * len(train_batches))))
     scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
     st = _start(ckdir, resume, extend, fit_args, meta, seed, (model, opt, sched, scaler))
+    net = _ddp(model, device) if world_size > 1 else model
 
     dev_true = dev_data.dataset.targets["icd"]
     bar = tqdm(range(st["epoch"] + 1, epochs + 1), desc="epochs", initial=st["epoch"], total=epochs,
-               disable=not progress)
+               disable=not progress or rank != 0)
     for epoch in bar:
         if st["stopped_early"]:
             break
         t0 = time.perf_counter()
         if hasattr(train_batches, "set_epoch"):
             train_batches.set_epoch(epoch)
-        losses = _train_epoch(model, loss_fn, train_batches, opt, sched, scaler, device, dtype, grad_clip,
-                              progress, epoch)
+        losses = _train_epoch(net, loss_fn, train_batches, opt, sched, scaler, device, dtype, grad_clip,
+                              progress and rank == 0, epoch)
         dev_metrics = evaluate_fn(dev_true, predict(model, dev_data, device, precision)["icd"], threshold)
         row = _record_epoch(st, epoch, dev_metrics, losses, time.perf_counter() - t0, fit_args,
                             (best_path, model, meta))
         st["stopped_early"] = st["bad_epochs"] >= patience
-        _save({"format": FORMAT, "model": _cpu_state(model), "optimizer": opt.state_dict(),
-               "scheduler": sched.state_dict(), "scaler": scaler.state_dict(), "rng": _rng_state(),
-               "fit_args": fit_args, "meta": meta, **st}, last_path)
+        if world_size > 1:
+            st = _sync_epoch(st)
+        _save_last(last_path, {"format": FORMAT, "model": _cpu_state(model), "optimizer": opt.state_dict(),
+                               "scheduler": sched.state_dict(), "scaler": scaler.state_dict(), "rng": _rng_state(),
+                               "fit_args": fit_args, "meta": meta, **st})
         bar.set_postfix(loss=f"{row['train_loss']:.4f}", **{early_stop_metric: f"{st['best_score']:.4f}"},
                         best=st["best_epoch"])
     bar.close()
@@ -361,13 +396,46 @@ def fit(model: nn.Module, loss_fn: Callable, train_batches, dev_data, *, lr: flo
                      epochs_run=st["epoch"], train_seconds=st["train_seconds"], stopped_early=st["stopped_early"])
 
 
+def _ddp(model: nn.Module, device: torch.device) -> nn.Module:
+    """The model wrapped for a distributed run (gradients averaged over the ranks in backward); the heads a
+    variant leaves unused in a step are allowed."""
+    return nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None,
+                                               find_unused_parameters=True)
+
+
+def _sync_epoch(st: dict) -> dict:
+    """Distributed run: every rank continues with rank 0's early-stopping state (the same decision everywhere,
+    even where the ranks' dev figures differ in the last bit)."""
+    box = [st]
+    torch.distributed.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def _save_last(last_path: Path, state: dict) -> None:
+    """Write the resume state (rank 0 only); a distributed run adds every rank's RNG state and waits for
+    the file before the next epoch."""
+    rank, world_size = world()
+    if world_size > 1:
+        rngs = [None] * world_size
+        torch.distributed.all_gather_object(rngs, state["rng"])
+        state["rng_by_rank"] = rngs
+    if rank == 0:
+        _save(state, last_path)
+    if world_size > 1:
+        torch.distributed.barrier()
+
+
 def _train_epoch(model, loss_fn, train_batches, opt, sched, scaler, device, dtype, grad_clip, progress,
                  epoch) -> dict[str, float]:
     """One pass over the training batches; returns the example-weighted mean loss terms of the curves and the
-    learning rate of the epoch's last step."""
+    learning rate of the epoch's last step. In a distributed run each rank takes its rows of every batch,
+    its loss weighted so that DDP's gradient average is the whole batch's (see ``Batches.shard``)."""
     model.train()
+    rank, world_size = world()
+    parts = train_batches.shard(rank, world_size) if world_size > 1 else ((b, 1.0) for b in train_batches)
     sums, n_seen, multitask, lr = {"loss": 0.0, "icd": 0.0, "ccs": 0.0}, 0, False, math.nan
-    for batch in tqdm(train_batches, desc=f"epoch {epoch}", leave=False, disable=not progress):
+    for batch, weight in tqdm(parts, desc=f"epoch {epoch}", leave=False, disable=not progress,
+                              total=len(train_batches)):
         tokens, mask = batch["tokens"].to(device), batch["mask"].to(device)
         with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
             out = model(tokens, mask)
@@ -375,7 +443,7 @@ def _train_epoch(model, loss_fn, train_batches, opt, sched, scaler, device, dtyp
         targets = {k: v.to(device) for k, v in batch["targets"].items() if k in out}
         loss = loss_fn(out, targets)
         opt.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
+        scaler.scale(loss * weight if world_size > 1 else loss).backward()
         scaler.unscale_(opt)
         if grad_clip:
             nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
@@ -383,13 +451,22 @@ def _train_epoch(model, loss_fn, train_batches, opt, sched, scaler, device, dtyp
         scaler.update()
         lr = opt.param_groups[0]["lr"]  # the rate this step used
         sched.step()
-        B = tokens.shape[0]
+        B = tokens.shape[0] if weight else 0  # a weight-0 stand-in row is not counted
         for k, v in _loss_parts(loss_fn, loss, out, targets).items():
             sums[k] += v * B
         n_seen += B
         multitask = "ccs" in out
+    if world_size > 1:
+        sums, n_seen = _sum_ranks(sums, n_seen, device)
     return {"train_loss": sums["loss"] / n_seen, "train_loss_icd": sums["icd"] / n_seen,
             "train_loss_ccs": sums["ccs"] / n_seen if multitask else math.nan, "lr": lr}
+
+
+def _sum_ranks(sums: dict, n_seen: int, device) -> tuple[dict, int]:
+    """The loss sums and example counts of all ranks added up (the curves describe the whole epoch)."""
+    t = torch.tensor([*sums.values(), float(n_seen)], dtype=torch.float64, device=device)
+    torch.distributed.all_reduce(t)
+    return dict(zip(sums, t[:-1].tolist())), int(t[-1].item())
 
 
 # ---------------------------------------------------------------------------------------------- stage
@@ -461,9 +538,27 @@ def run(name: str, model_cfg: dict, train_cfg: dict, cohort_dir, embeddings_dir,
     The primary (first) seed writes ``out_dir/{checkpoint.pt,dev.npz,test.npz}`` and the curves; seed ``s`` of
     the others writes the same files under ``out_dir/seed-<s>/``. The metrics JSON describes the primary seed at
     its top level, every seed under ``by_seed``, and the parameters it was produced with under ``params``.
-    ``state_root`` holds the per-epoch resume state (default: ``<seed's out dir>/train_state``)."""
+    ``state_root`` holds the per-epoch resume state (default: ``<seed's out dir>/train_state``).
+
+    Launched by ``torchrun`` (``WORLD_SIZE`` > 1): every rank trains (see :func:`fit`); only rank 0 writes the
+    outputs, the others write theirs into a temporary folder that is removed (and return the same metrics)."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # under torchrun: join the process group once
+        init_distributed(pick_device(train_cfg.get("device", "auto")))
+    if world()[1] > 1 and state_root is None:
+        raise ValueError("a distributed run needs state_root (train.state_dir), the resume state all ranks share")
+    args = (name, model_cfg, train_cfg, cohort_dir, embeddings_dir)
+    if world()[0] == 0:
+        return _run(*args, Path(out_dir), metrics_path, curves_path, progress, resume, state_root)
+    import tempfile
+    with tempfile.TemporaryDirectory(prefix="mbrnn-rank") as tmp:
+        tmp = Path(tmp)
+        return _run(*args, tmp / "out", tmp / "metrics.json", tmp / "curves.csv", False, resume, state_root)
+
+
+def _run(name, model_cfg, train_cfg, cohort_dir, embeddings_dir, out_dir: Path, metrics_path, curves_path, progress,
+         resume, state_root) -> dict:
+    """:func:`run`'s work for one process: every seed trained and predicted, the metrics and curves written."""
     seeds = seeds_of(train_cfg)
-    out_dir = Path(out_dir)
     results = {}
     # With the resume state outside it (the pipeline's case), the output folder is replaced in one step: an
     # interrupted stage leaves the old folder or the new one, never a mix of seeds or files.
@@ -535,8 +630,10 @@ def _fit_neural(name, model_cfg, cfg, loss_cfg, tc, seed, cohort_dir, embeddings
     run_cfg = {k: v for k, v in tc.items() if k not in NOT_IN_RUN_KEY} | {"seed": seed}
     state = (state_dir_for(state_root, name, model_cfg, run_cfg, inputs.hexdigest(), icd_codes, ccs_codes)
              if state_root else out_dir / "train_state")
-    if tc.get("extend") and state_root:
+    if tc.get("extend") and state_root and world()[0] == 0:
         extend_state(state)
+    if world()[1] > 1:
+        torch.distributed.barrier()  # the state folder as rank 0 left it
     res = fit(model, loss_fn, train_b, dev_b, lr=tc["lr"], weight_decay=tc["weight_decay"], grad_clip=tc["grad_clip"],
               epochs=tc["epochs"], patience=tc["patience"], early_stop_metric=tc.get("early_stop_metric", "macro_f1"),
               tie_break_metric=tc.get("tie_break_metric", "micro_auc"), min_delta=tc.get("min_delta", 0.0),

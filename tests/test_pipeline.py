@@ -94,3 +94,17 @@ def test_unknown_notebook_parameter(tmp_path):
 
 
 # configs/*.yaml are overlays now (only the keys they change): tests/test_overlays.py checks them.
+
+
+@pytest.mark.slow
+def test_other_torchrun_ranks_write_no_notebook(tmp_path, monkeypatch):
+    """Under torchrun only rank 0's executed copy (or failed copy) lands at ``out``; rank 1 executes into a
+    temporary folder, so it cannot overwrite or clean up rank 0's file."""
+    monkeypatch.setenv("RANK", "1")
+    out = tmp_path / "nb" / "01_cohort.ipynb"
+    (tmp_path / "nb").mkdir()
+    params = dict(raw_dir=str(tmp_path / "missing"), cohort_dir=str(tmp_path / "cohort"),
+                  figures_dir=str(tmp_path / "fig"), metrics_dir=str(tmp_path / "metrics"))
+    with pytest.raises(pm.PapermillExecutionError, match="NOTEEVENTS"):
+        pipeline.run_notebook("01_cohort", params, out, ROOT)
+    assert list((tmp_path / "nb").iterdir()) == []
