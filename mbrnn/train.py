@@ -351,12 +351,10 @@ def fit(model: nn.Module, loss_fn: Callable, train_batches, dev_data, *, lr: flo
     last_path, best_path = ckdir / "last.pt", ckdir / "best.pt"
     dtype = amp_dtype(device, precision)
     fit_args = {"lr": lr, "weight_decay": weight_decay, "grad_clip": grad_clip, "patience": patience,
-                "early_stop_metric": early_stop_metric, "tie_break_metric": tie_break_metric,
-                "min_delta": min_delta,
+                "early_stop_metric": early_stop_metric, "tie_break_metric": tie_break_metric, "min_delta": min_delta,
                 "warmup_epochs": warmup_epochs, "threshold": threshold, "seed": seed, "epochs": epochs,
-                "precision": str(dtype), "n_train": len(train_batches.dataset)}
-    if world_size > 1:  # a distributed run resumes only as one of the same size (one-process keys unchanged)
-        fit_args["world_size"] = world_size
+                "precision": str(dtype), "n_train": len(train_batches.dataset),
+                **({"world_size": world_size} if world_size > 1 else {})}  # distributed: resume at the same size
     meta = dict(meta or {})
 
     model.to(device)
@@ -373,8 +371,7 @@ def fit(model: nn.Module, loss_fn: Callable, train_batches, dev_data, *, lr: flo
         if st["stopped_early"]:
             break
         t0 = time.perf_counter()
-        if hasattr(train_batches, "set_epoch"):
-            train_batches.set_epoch(epoch)
+        getattr(train_batches, "set_epoch", lambda e: None)(epoch)
         losses = _train_epoch(net, loss_fn, train_batches, opt, sched, scaler, device, dtype, grad_clip,
                               progress and rank == 0, epoch)
         dev_metrics = evaluate_fn(dev_true, predict(model, dev_data, device, precision)["icd"], threshold)
@@ -389,7 +386,11 @@ def fit(model: nn.Module, loss_fn: Callable, train_batches, dev_data, *, lr: flo
         bar.set_postfix(loss=f"{row['train_loss']:.4f}", **{early_stop_metric: f"{st['best_score']:.4f}"},
                         best=st["best_epoch"])
     bar.close()
+    return _finish(model, best_path, st)
 
+
+def _finish(model: nn.Module, best_path: Path, st: dict) -> FitResult:
+    """Restore the best epoch's weights (unlike the reference code) and summarise the run."""
     if best_path.exists():
         model.load_state_dict(torch.load(best_path, map_location="cpu", weights_only=True)["model"])
     return FitResult(curves=pd.DataFrame(st["curves"]), best_epoch=st["best_epoch"], best_score=st["best_score"],
