@@ -148,3 +148,51 @@ def test_distributed_stage_writes_only_from_rank_0(tmp_path):
     assert ddp["metrics.json"]["epochs_run"] == one["metrics.json"]["epochs_run"] == 2
     last = list((tmp_path / "ddp" / "state").rglob("last.pt"))
     assert len(last) == 1 and torch.load(last[0], weights_only=True)["fit_args"]["world_size"] == 2
+
+
+@pytest.mark.slow
+def test_train_gpus_2_runs_the_stage_as_two_processes(tmp_path):
+    """``train.gpus: 2`` makes ``python -m mbrnn stage train@NAME`` (the DVC command) relaunch itself under torchrun:
+    2 gloo processes on CPU, one executed notebook, the same curves as one process (no dropout), and ``gpus`` is not
+    among the model's recorded parameters."""
+    import json
+    import subprocess
+    import sys
+
+    import pandas as pd
+    import yaml
+
+    from mbrnn import runner, synthetic
+    from mbrnn.config import load_params
+
+    root = runner.project_root(__file__)
+    params = load_params(root / "params.yaml")
+    params["data"].update(raw_dir=str(tmp_path / "raw"))
+    params["cohort"].update(cohort_dir=str(tmp_path / "cohort"), top_k=20)
+    params["embeddings"].update(embeddings_dir=str(tmp_path / "emb"), epochs=1, vector_size=8)
+    params["reports"] = {k: str(tmp_path / "reports" / os.path.basename(v)) for k, v in params["reports"].items()}
+    params["train"].update(models_dir=str(tmp_path / "models"), state_dir=str(tmp_path / "state"), epochs=2,
+                           curves_dir=str(tmp_path / "curves"), max_tokens=48, batch_size=8, device="cpu")
+    params["models"] = {"caml": {**params["models"]["caml"], "num_filters": 8, "dropout": 0.0}}
+    synthetic.generate(tmp_path / "raw", scale=120, seed=0, progress=False)
+    for stage in ("cohort", "embeddings"):
+        runner.run_stage(stage, params, root, tmp_path / "nb" / f"{stage}.ipynb")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "notebooks").symlink_to(root / "notebooks")
+    (project / "dvc.yaml").write_text((root / "dvc.yaml").read_text())
+    env = {**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1"}
+    curves = {}
+    for gpus in (1, 2):
+        params["train"].update(gpus=gpus, curves_dir=str(tmp_path / f"curves{gpus}"), state_dir=str(tmp_path / f"state{gpus}"))
+        (project / "params.yaml").write_text(yaml.safe_dump(params))
+        r = subprocess.run([sys.executable, "-m", "mbrnn", "stage", "train@caml"], cwd=project, env=env,
+                           capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, r.stderr[-3000:]
+        assert ("torch.distributed.run" in r.stdout) == (gpus == 2)
+        curves[gpus] = pd.read_csv(tmp_path / f"curves{gpus}" / "caml.csv")
+        assert [p.name for p in (project / "reports" / "notebooks").iterdir()] == ["03_train_caml.ipynb"]
+        recorded = json.loads((tmp_path / "reports" / "metrics" / "models" / "caml.json").read_text())["params"]
+        assert "gpus" not in recorded["train"] and recorded["train"]["epochs"] == 2
+    assert len(curves[1]) == len(curves[2]) == 2
+    np.testing.assert_allclose(curves[2]["train_loss"], curves[1]["train_loss"], rtol=1e-4)
