@@ -56,7 +56,7 @@ from pathlib import Path
 import pandas as pd
 from IPython.display import Markdown, display
 
-from mbrnn import analysis, plots, report
+from mbrnn import analysis, plots, report, tables
 from mbrnn.pipeline import goto_project_root
 
 goto_project_root()
@@ -111,7 +111,7 @@ empty_note = "".join([
     if "0" in empty and structural else "",
     f" Left out because they hold no code: {', '.join(b for b in empty if b not in structural)}."
     if [b for b in empty if b not in structural] else ""])
-display(rep.table(analysis.bucket_summary(buckets), tables_dir, "frequency_buckets",
+display(rep.table(tables.bucket_summary(buckets), tables_dir, "frequency_buckets",
                   f"Per frequency bucket and model (primary seed), {edge_text}: codes, share of test occurrences, "
                   "micro/macro P/R (%), Macro-F1 (CAML) and Macro-F1 (per-label mean) over the bucket's codes, "
                   f"macro-AUC, FN, FP; the row `all` equals the main table.{empty_note}").round(1))
@@ -127,7 +127,7 @@ per_code = {m: analysis.per_code_f1(preds[m], train_counts, threshold, gold=gold
 binned, rho = zip(*(analysis.f1_vs_frequency(per_code[m]) for m in names))
 binned, rho = dict(zip(names, binned)), dict(zip(names, rho))
 figure(plots.plot_f1_vs_frequency(binned, rho), "f1_vs_training_frequency")
-display(rep.table(analysis.spearman_table(rho), tables_dir, "spearman_f1_frequency",
+display(rep.table(tables.spearman_table(rho), tables_dir, "spearman_f1_frequency",
                   "Spearman correlation between per-code F1 and training count."))
 
 # %% [markdown]
@@ -165,7 +165,7 @@ if reference_model in preds and bce_model in preds:
         {m: analysis.load_predictions(analysis.predictions_path(models_dir, m, split, s, seeds[m][0]))
          for m in (reference_model, bce_model)}, train_counts, edges, threshold, gold=gold) for s in paired]
     delta, verdict = analysis.focal_vs_bce(by_seed, focal=reference_model, bce=bce_model)
-    display(rep.table(analysis.focal_summary(delta), tables_dir, "focal_vs_bce",
+    display(rep.table(tables.focal_summary(delta), tables_dir, "focal_vs_bce",
                       f"Focal loss minus BCE per frequency bucket ({edge_text}): Micro-F1 and Macro-F1 (CAML) in "
                       f"points, mean over seeds {paired} (SD columns: SD over seeds, empty with one seed). "
                       + verdict).round(1))
