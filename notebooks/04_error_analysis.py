@@ -56,7 +56,7 @@ from pathlib import Path
 import pandas as pd
 from IPython.display import Markdown, display
 
-from mbrnn import analysis, plots, report, tables
+from mbrnn import analysis, codesystem, plots, report, tables
 from mbrnn.pipeline import goto_project_root
 
 goto_project_root()
@@ -68,7 +68,8 @@ preds = {m: analysis.load_predictions(analysis.predictions_path(models_dir, m, s
          for m in names}  # the primary seed's predictions
 train_counts = analysis.load_train_counts(f"{cohort_dir}/icd_labels.csv")
 label_set = "full" if label_setting == "full" else f"top-{len(train_counts)}"  # top50 means the top_k most frequent
-data_label = f"{'synthetic demo' if source == 'synthetic' else 'MIMIC-III'}, {label_set}"
+data_label = f"{report.data_label(source)}, {label_set}"
+system = codesystem.read(f"{metrics_dir}/cohort.json")  # ICD-9 (CCS) or ICD-10 (CCSR): named in every title
 gold = pd.read_parquet(f"{cohort_dir}/{split}.parquet", columns=["hadm_id", "n_tokens", "icd_codes"])  # no text
 edges = analysis.resolve_edges(bucket_edges, train_counts, bucket_count)
 rare, common = analysis.resolve_groups(rare_max, common_min, train_counts)
@@ -76,26 +77,29 @@ edge_text = analysis.describe_edges(bucket_edges, edges, bucket_count)
 training = {m: analysis.convergence_label(metrics[m], patience) for m in names}
 primary = seeds[reference_model][0] if reference_model in seeds else seeds[names[0]][0]
 rep = report.Report(Path(index).parent, report.provenance(source, label_set, cohort_dir, names, split, threshold,
-                                                       edges, seeds=seeds[names[0]]))
+                                                       edges, seeds=seeds[names[0]], system=system))
 rep.section("Convergence", report.convergence_lines(training))
 display(Markdown("\n".join(report.convergence_lines(training))))
 
 
 def figure(fig, name: str, detail: str = "") -> None:
     """Save a figure (PNG, PDF), list it in the reports index and show it here at its natural size, captioned."""
-    caption = f"{plots.CAPTIONS[name]} {detail}".strip()
+    caption = f"{plots.caption(name, system)} {detail}".strip()
     plots.show(rep.figure(fig, figures_dir, name, caption), caption)
 
 # %% [markdown]
 # ## Main results
 # Our models on this data beside the published MBRNN numbers on MIMIC-III (Sun et al., from the authors'
-# repository). Each row names the data it came from: on the synthetic demo the published rows are a reference
-# point only, never a comparison.
+# repository; ICD-9 codes, so an ICD-10 cohort gets none). Each row names the data it came from: on the synthetic
+# demo the published rows are a reference point only, never a comparison.
 
 # %%
-main = analysis.results_table({m: metrics[m]["icd"][split] for m in names}, data_label=data_label, training=training)
+published = analysis.published_for(system)  # MBRNN was published on MIMIC-III ICD-9 only
+main = analysis.results_table({m: metrics[m]["icd"][split] for m in names}, published=published,
+                              data_label=data_label, training=training)
+beside = " beside published MBRNN (MIMIC-III)" if published else f" (MBRNN has no published {system.name} results)"
 display(rep.table(main, tables_dir, "main_results",
-                  f"ICD-9 results ({split}, threshold {threshold}, primary seed) beside published MBRNN (MIMIC-III). "
+                  f"{system.name} results ({split}, threshold {threshold}, primary seed){beside}. "
                   "Macro-F1 (CAML) = harmonic mean of macro-P and macro-R, as published. Training: a model marked "
                   "not converged was still improving when the epoch budget ended.").round(1))
 
@@ -112,10 +116,11 @@ empty_note = "".join([
     f" Left out because they hold no code: {', '.join(b for b in empty if b not in structural)}."
     if [b for b in empty if b not in structural] else ""])
 display(rep.table(tables.bucket_summary(buckets), tables_dir, "frequency_buckets",
-                  f"Per frequency bucket and model (primary seed), {edge_text}: codes, share of test occurrences, "
-                  "micro/macro P/R (%), Macro-F1 (CAML) and Macro-F1 (per-label mean) over the bucket's codes, "
-                  f"macro-AUC, FN, FP; the row `all` equals the main table.{empty_note}").round(1))
-figure(plots.plot_f1_by_bucket(buckets, models=names), "f1_by_frequency_bucket",
+                  f"Per frequency bucket of {system.name} codes and model (primary seed), {edge_text}: codes, "
+                  "share of test occurrences, micro/macro P/R (%), Macro-F1 (CAML) and Macro-F1 (per-label mean) "
+                  f"over the bucket's codes, macro-AUC, FN, FP; the row `all` equals the main table.{empty_note}")
+        .round(1))
+figure(plots.plot_f1_by_bucket(buckets, models=names, system=system), "f1_by_frequency_bucket",
        f"Primary seed; {edge_text}.{empty_note}")
 
 # %% [markdown]
@@ -126,9 +131,9 @@ figure(plots.plot_f1_by_bucket(buckets, models=names), "f1_by_frequency_bucket",
 per_code = {m: analysis.per_code_f1(preds[m], train_counts, threshold, gold=gold, edges=edges) for m in names}
 binned, rho = zip(*(analysis.f1_vs_frequency(per_code[m]) for m in names))
 binned, rho = dict(zip(names, binned)), dict(zip(names, rho))
-figure(plots.plot_f1_vs_frequency(binned, rho), "f1_vs_training_frequency")
+figure(plots.plot_f1_vs_frequency(binned, rho, system=system), "f1_vs_training_frequency")
 display(rep.table(tables.spearman_table(rho), tables_dir, "spearman_f1_frequency",
-                  "Spearman correlation between per-code F1 and training count."))
+                  f"Spearman correlation between per-code F1 and training count ({system.name} codes)."))
 
 # %% [markdown]
 # ## Per-document F1
@@ -137,7 +142,7 @@ display(rep.table(tables.spearman_table(rho), tables_dir, "spearman_f1_frequency
 per_doc = {m: analysis.per_document_f1(preds[m], gold, threshold) for m in names}
 by_len = {m: analysis.f1_vs_document(d, by="n_tokens")[0] for m, d in per_doc.items()}
 by_gold = {m: analysis.f1_vs_document(d, by="n_gold", log=False)[0] for m, d in per_doc.items()}
-figure(plots.plot_document_f1(by_len, by_gold), "f1_per_document")
+figure(plots.plot_document_f1(by_len, by_gold, system=system), "f1_per_document")
 
 # %% [markdown]
 # ## Is MBRNN's advantage significant?
@@ -151,8 +156,8 @@ mc = analysis.mcnemar_table(preds, reference_model, train_counts, rare, common, 
 scaled = "; thresholds scaled to this cohort (terciles of its training counts)" if "auto" in (rare_max, common_min) else ""
 display(rep.table(mc, tables_dir, "mcnemar",
                   f"McNemar tests of {reference_model} against each comparator on rare (< {rare} training "
-                  f"occurrences) and common (≥ {common}) codes, predictions of seed {primary} (the primary seed)"
-                  f"{scaled}.").round(1))
+                  f"occurrences) and common (≥ {common}) {system.name} codes, predictions of seed {primary} (the "
+                  f"primary seed){scaled}.").round(1))
 
 # %% [markdown]
 # ## Does focal loss move F1 from frequent to rare codes?
@@ -166,14 +171,14 @@ if reference_model in preds and bce_model in preds:
          for m in (reference_model, bce_model)}, train_counts, edges, threshold, gold=gold) for s in paired]
     delta, verdict = analysis.focal_vs_bce(by_seed, focal=reference_model, bce=bce_model)
     display(rep.table(tables.focal_summary(delta), tables_dir, "focal_vs_bce",
-                      f"Focal loss minus BCE per frequency bucket ({edge_text}): Micro-F1 and Macro-F1 (CAML) in "
-                      f"points, mean over seeds {paired} (SD columns: SD over seeds, empty with one seed). "
-                      + verdict).round(1))
-    figure(plots.plot_focal_vs_bce(delta), "focal_vs_bce", f"Mean over seeds {paired}.")
+                      f"Focal loss minus BCE per frequency bucket of {system.name} codes ({edge_text}): Micro-F1 "
+                      f"and Macro-F1 (CAML) in points, mean over seeds {paired} (SD columns: SD over seeds, empty "
+                      "with one seed). " + verdict).round(1))
+    figure(plots.plot_focal_vs_bce(delta, system=system), "focal_vs_bce", f"Mean over seeds {paired}.")
     display(Markdown(f"**Answer on this data:** {verdict}"))
 
 # %% [markdown]
-# ## Ablations and the auxiliary CCS task
+# ## Ablations and the auxiliary task (CCS for ICD-9, CCSR for ICD-10)
 
 # %%
 present = [m for m in ablations if m in metrics]
@@ -181,15 +186,16 @@ if reference_model in present:
     ablations_df = analysis.ablation_table({m: analysis.per_seed(metrics[m], split) for m in present},
                                            reference=reference_model, data_label=data_label, training=training)
     display(rep.table(ablations_df, tables_dir, "ablations",
-                      "MBRNN variants (each model entry's name says what it removes or changes), mean over seeds "
-                      "(SD columns when there are several). Finding: a Δ counts only when it exceeds the sum of the "
-                      "two models' SD over seeds; with one seed no Δ is a finding. Training: a model marked not "
-                      "converged was still improving when the epoch budget ended.").round(1))
+                      f"MBRNN variants on {system.name} codes (each model entry's name says what it removes or "
+                      "changes), mean over seeds (SD columns when there are several). Finding: a Δ counts only when "
+                      "it exceeds the sum of the two models' SD over seeds; with one seed no Δ is a finding. "
+                      "Training: a model marked not converged was still improving when the epoch budget ended.")
+            .round(1))
 tasks = analysis.task_table({m: {"icd": metrics[m]["icd"][split], "ccs": metrics[m].get("ccs", {}).get(split)}
-                             for m in names}, data_label=data_label)
+                             for m in names}, data_label=data_label, system=system)
 display(rep.table(tasks, tables_dir, "icd_vs_ccs",
-                  "ICD-9 results beside the CCS-branch results of the multitask models (primary seed; "
-                  "Macro-F1 (CAML)).").round(1))
+                  f"{system.name} results beside the {system.aux}-branch results of the multitask models (primary "
+                  "seed; Macro-F1 (CAML)).").round(1))
 
 # %% [markdown]
 # ## Training curves
@@ -198,7 +204,7 @@ display(rep.table(tasks, tables_dir, "icd_vs_ccs",
 curves = {m: pd.read_csv(f"{curves_dir}/{m}.csv") for m in names if metrics[m]["epochs_run"] > 0}
 # focal and BCE losses are not comparable: each kind gets its own panel (the metrics file records the model's params)
 loss_kinds = {m: metrics[m]["params"]["model"].get("loss", "bce") for m in curves if "params" in metrics[m]}
-figure(plots.plot_training_curves(curves, loss_kinds), "training_curves", "Primary seed.")
+figure(plots.plot_training_curves(curves, loss_kinds, system=system), "training_curves", "Primary seed.")
 
 # %% [markdown]
 # The index of every figure and table, with the data and parameters that made them, is written to
@@ -206,7 +212,7 @@ figure(plots.plot_training_curves(curves, loss_kinds), "training_curves", "Prima
 
 # %%
 rep.add("figure", "code_frequency", [f"{figures_dir}/code_frequency.{x}" for x in ("png", "pdf")],
-        plots.CAPTIONS["code_frequency"], "cohort")
+        plots.caption("code_frequency", system), "cohort")
 rep.add("figure", "embedding_projection", [f"{figures_dir}/embedding_projection.{x}" for x in ("png", "pdf")],
         plots.CAPTIONS["embedding_projection"], "embeddings")
 rep.write(Path(index).name)

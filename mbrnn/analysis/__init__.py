@@ -45,7 +45,7 @@ from mbrnn.analysis.buckets import (DEFAULT_EDGES, PAPER_EDGES, SCORE_KEYS, assi
 from mbrnn.analysis.paper import ablation_table, focal_vs_bce, results_table, task_table
 from mbrnn.analysis.predictions import (Gold, Predictions, align, load_predictions, load_train_counts, make_gold,
                                         predictions_path)
-from mbrnn.analysis.published import PUBLISHED_MBRNN, PUBLISHED_MBRNN_CCS
+from mbrnn.analysis.published import PUBLISHED_MBRNN, PUBLISHED_MBRNN_CCS, published_for
 from mbrnn.analysis.seeds import beyond_spread, convergence, convergence_label, per_seed, seeds_of
 from mbrnn.analysis.significance import (PAPER_COMMON_MIN, PAPER_RARE_MAX, auto_groups, mcnemar,
                                          mcnemar_by_frequency, mcnemar_table, resolve_groups)
@@ -56,7 +56,7 @@ __all__ = [
     "describe_edges", "empty_buckets", "per_code_f1", "resolve_edges",
     "ablation_table", "focal_vs_bce", "results_table", "task_table",
     "Gold", "Predictions", "align", "load_predictions", "load_train_counts", "make_gold", "predictions_path",
-    "PUBLISHED_MBRNN", "PUBLISHED_MBRNN_CCS",
+    "PUBLISHED_MBRNN", "PUBLISHED_MBRNN_CCS", "published_for",
     "beyond_spread", "convergence", "convergence_label", "per_seed", "seeds_of",
     "PAPER_COMMON_MIN", "PAPER_RARE_MAX", "auto_groups", "mcnemar", "mcnemar_by_frequency", "mcnemar_table",
     "resolve_groups",

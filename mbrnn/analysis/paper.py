@@ -12,6 +12,7 @@ import pandas as pd
 
 from mbrnn.analysis.published import PUBLISHED_MBRNN
 from mbrnn.analysis.seeds import beyond_spread, mean_sd
+from mbrnn.codesystem import ICD9, CodeSystem
 from mbrnn.tables import METRIC_NAMES
 
 
@@ -106,13 +107,16 @@ def task_table(
     metrics: Sequence[str] = ("macro_auc", "micro_auc", "macro_f1", "micro_f1", "p@5"),
     data_label: str = "synthetic demo",
     scale: float = 100.0,
+    system: CodeSystem = ICD9,
 ) -> pd.DataFrame:
-    """CCS-branch results beside ICD results: ``{model: {"icd": metrics, "ccs": metrics}}`` -> one row per model.
+    """Auxiliary-task (CCS / CCSR) results beside ICD results: ``{model: {"icd": metrics, "ccs": metrics}}`` -> one
+    row per model.
 
-    ``tasks`` maps the inner key to its column prefix (default {"icd": "ICD-9", "ccs": "CCS"}); a model
-    without a task (single-task models have no CCS branch) gets NaN there.
+    ``tasks`` maps the inner key to its column prefix (default: the code system's names, {"icd": "ICD-9", "ccs":
+    "CCS"} or {"icd": "ICD-10", "ccs": "CCSR"}); a model without a task (single-task models have no auxiliary
+    branch) gets NaN there.
     """
-    tasks = dict(tasks or {"icd": "ICD-9", "ccs": "CCS"})
+    tasks = dict(tasks or {"icd": system.name, "ccs": system.aux})
     rows = []
     for model, by_task in metrics_by_model.items():
         row = {"Data": data_label, "Model": model}

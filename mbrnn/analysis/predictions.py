@@ -79,11 +79,17 @@ def _check_shapes(p: Predictions) -> None:
 
 
 def load_train_counts(labels_csv: str | Path) -> pd.Series:
-    """``icd_labels.csv`` (or ``ccs_labels.csv``) -> training counts, a Series indexed by code."""
+    """``icd_labels.csv`` (or ``ccs_labels.csv``) -> training counts, a Series indexed by code (codes are opaque
+    strings of any code system; a code listed twice is an error naming the file's lines)."""
     df = pd.read_csv(labels_csv, dtype={"code": str})
     if not {"code", "train_count"} <= set(df.columns):
         raise ValueError(f"{labels_csv}: needs columns 'code' and 'train_count' (has {list(df.columns)}); "
                          f"rebuild the cohort with cohort.build_cohort")
+    repeated = np.flatnonzero(df["code"].duplicated(keep=False).to_numpy()) + 2  # CSV lines (the header is line 1)
+    if repeated.size:
+        raise ValueError(f"{labels_csv}: column code holds one code more than once (lines {repeated[:10].tolist()}); "
+                         "each label must be a distinct string, e.g. a diagnosis and a procedure written alike need "
+                         "distinct codes (the kind column says which is which)")
     return df.set_index("code")["train_count"].astype(np.int64)
 
 
