@@ -19,9 +19,10 @@ from pathlib import Path
 
 import yaml
 
-from mbrnn import pipeline, train
+from mbrnn import runner, train
+from mbrnn.config import load_params
 
-ROOT = pipeline.project_root(__file__)
+ROOT = runner.project_root(__file__)
 
 
 def apply_set(params: dict, assignment: str) -> None:
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--scratch", help="folder for checkpoints and predictions (default: a temporary one)")
     args = ap.parse_args(argv)
-    params = pipeline.load_params(args.params)
+    params = load_params(args.params)
     for a in args.set:
         apply_set(params, a)
     names = args.models.split(",") if args.models else list(params["models"])

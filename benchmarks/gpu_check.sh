@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 python -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else "no CUDA device: this check is for a GPU machine")'
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
-python -m mbrnn.pipeline prepare-data
+python -m mbrnn prepare-data
 if [ "${1:-}" = scale ]; then
   [ -d data/cohort ] || dvc repro cohort
   exec timeout "${GPU_CHECK_LIMIT:-480}" python benchmarks/gpu_scale.py --cohort data/cohort --out gpu_scale.json

@@ -29,23 +29,16 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mbrnn import overlays, pipeline  # noqa: E402
+from mbrnn import overlays, runner  # noqa: E402
+from mbrnn.config import load_params
 
 TINY = {"train": {"max_tokens": 200, "epochs": 2, "patience": 1, "device": "cpu"},
         "by_arch": {"mbrnn": {"hidden": 8}, "laat": {"hidden": 8, "d_a": 8}, "caml": {"num_filters": 8}}}
 
 
-def stage_specs(stage: str, key: str | None = None) -> tuple[str, list[str], list[str]]:
-    """Notebook name, ``-p`` specs and ``-P`` literals of a dvc.yaml stage (foreach stages: for ``key``)."""
-    st = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"][stage]
-    argv = shlex.split(st.get("do", st)["cmd"].replace("${key}", key or ""))[4:]
-    return (argv[0], [argv[i + 1] for i, a in enumerate(argv) if a == "-p"],
-            [argv[i + 1] for i, a in enumerate(argv) if a == "-P"])
-
-
 def profile_params(overlay: Path, out: Path, seeds: list[int] | None, tiny: bool) -> dict:
     """params.yaml + overlay, with every output redirected under ``out`` (the demo cohort is shared)."""
-    params = overlays.apply(pipeline.load_params(ROOT / "params.yaml"), overlays.load(overlay), str(overlay))
+    params = overlays.apply(load_params(ROOT / "params.yaml"), overlays.load(overlay), str(overlay))
     params["embeddings"]["embeddings_dir"] = str(out / "embeddings")
     params["train"].update(models_dir=str(out / "models"), state_dir=str(out / "checkpoints"),
                            curves_dir=str(out / "reports" / "curves"))
@@ -64,11 +57,10 @@ def profile_params(overlay: Path, out: Path, seeds: list[int] | None, tiny: bool
 
 def run_stage(params: dict, stage: str, key: str | None, nb_dir: Path) -> tuple[str, float]:
     """Execute one stage's notebook with ``params``; returns (label, seconds)."""
-    name, specs, literals = stage_specs(stage, key)
+    name = f"{stage}@{key}" if key else stage
     t0 = time.perf_counter()
-    out = nb_dir / (f"{name}_{key}.ipynb" if key else f"{name}.ipynb")
-    pipeline.run_notebook(name, pipeline.notebook_parameters(params, specs, literals), out, ROOT)
-    return f"{stage}@{key}" if key else stage, time.perf_counter() - t0
+    runner.run_stage(name, params, ROOT, out=nb_dir / Path(runner.stage(name, params, ROOT).out).name)
+    return name, time.perf_counter() - t0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,5 @@
-"""Typed, validated configuration of the ``data`` and ``cohort`` sections of ``params.yaml``.
+"""Typed, validated configuration of the sections of ``params.yaml``: one dataclass per section, whose defaults
+are the only defaults.
 
 Every parameter is checked before any data is read, and every error names the ``params.yaml`` key, so a typo
 costs a second, not a pass over NOTEEVENTS. :func:`load_params` turns YAML syntax errors and missing sections
@@ -210,6 +211,91 @@ def limits(max_skip_share) -> dict[str, float]:
     if unknown:
         raise ParamsError(f"{key}: unknown cause(s) {unknown}; known causes: {sorted(LOSS_CAUSES)}")
     return {cause: _share(f"cohort.max_skip_share.{cause}", v) for cause, v in max_skip_share.items()}
+
+
+@dataclass(frozen=True)
+class EmbeddingsConfig:
+    """The ``embeddings`` section (word2vec pre-training; see :func:`mbrnn.embeddings.pretrain`)."""
+
+    embeddings_dir: str = "data/embeddings"
+    corpus: str = "train"
+    min_doc_freq: int = 3
+    vector_size: int = 100
+    window: int = 5
+    epochs: int = 5
+    sg: int = 0
+    negative: int = 5
+    normalise: bool = True
+    unk: str = "random"
+    w2v_seed: int = 0
+    neighbour_terms: tuple = ()
+
+    def __post_init__(self):
+        _path("embeddings.embeddings_dir", self.embeddings_dir, optional=False)
+        _choice("embeddings.corpus", self.corpus, ("train", "all"))
+        _choice("embeddings.unk", self.unk, ("random", "mean", "zero"))
+        _choice("embeddings.sg", self.sg, (0, 1))
+        _choice("embeddings.normalise", self.normalise, (True, False))
+        for key in ("min_doc_freq", "vector_size", "window", "epochs"):
+            _int(f"embeddings.{key}", getattr(self, key), lo=1)
+        _int("embeddings.negative", self.negative, lo=0)
+        _int("embeddings.w2v_seed", self.w2v_seed, lo=0)
+        if not all(isinstance(t, str) for t in self.neighbour_terms):
+            raise ParamsError(f"params.yaml embeddings.neighbour_terms must be a list of words, got {self.neighbour_terms!r}")
+
+    @classmethod
+    def from_params(cls, params: dict) -> EmbeddingsConfig:
+        return _from_section(cls, params, "embeddings")
+
+    def pretrain_kwargs(self) -> dict:
+        """Keyword arguments of :func:`mbrnn.embeddings.pretrain` (``w2v_seed`` is its ``seed``)."""
+        kw = asdict(self)
+        kw["seed"] = kw.pop("w2v_seed")
+        for key in ("embeddings_dir", "neighbour_terms"):
+            kw.pop(key)
+        return kw
+
+
+@dataclass(frozen=True)
+class AnalysisConfig:
+    """The ``analysis`` section; the model names it refers to are checked against ``models`` when given."""
+
+    split: str = "test"
+    bucket_edges: str | tuple = "auto"
+    bucket_count: int = 5
+    rare_max: str | int = "auto"
+    common_min: str | int = "auto"
+    threshold: float = 0.5
+    reference_model: str = "mbrnn"
+    bce_model: str = "mbrnn_bce"
+    ablations: tuple = ()
+
+    def __post_init__(self):
+        _choice("analysis.split", self.split, ("dev", "test"))
+        if self.bucket_edges != "auto":
+            edges = self.bucket_edges
+            if not isinstance(edges, (list, tuple)) or not edges or any(
+                    isinstance(e, bool) or not isinstance(e, int) for e in edges) or list(edges) != sorted(set(edges)):
+                raise ParamsError(f"params.yaml analysis.bucket_edges must be auto or increasing whole numbers, got {edges!r}")
+        _int("analysis.bucket_count", self.bucket_count, lo=1)
+        for key in ("rare_max", "common_min"):
+            if getattr(self, key) != "auto":
+                _int(f"analysis.{key} (auto or a training count)", getattr(self, key), lo=1)
+        if isinstance(self.threshold, bool) or not isinstance(self.threshold, (int, float)) or not 0 < self.threshold < 1:
+            raise ParamsError(f"params.yaml analysis.threshold must lie strictly between 0 and 1, got {self.threshold!r}")
+
+    @classmethod
+    def from_params(cls, params: dict) -> AnalysisConfig:
+        cfg = _from_section(cls, params, "analysis")
+        models = params.get("models")
+        if isinstance(models, dict):
+            named = [("reference_model", cfg.reference_model), ("bce_model", cfg.bce_model),
+                     *(("ablations", m) for m in cfg.ablations)]
+            for key, model in named:
+                if model not in models:
+                    raise ParamsError(f"params.yaml analysis.{key}: {model!r} is not an entry of models "
+                                      f"({', '.join(models)})")
+        return cfg
 
 
 def _from_section(cls, params: dict, section: str, **extra):

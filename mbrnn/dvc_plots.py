@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.out:
         out = Path(args.out)
     else:
-        from .pipeline import project_root
+        from .runner import project_root
 
         out = project_root() / TEMPLATE
     path, written = write_template(out)

@@ -11,7 +11,7 @@ Every other key must already exist in ``params.yaml`` (a typo fails with the ove
 ``models_by_arch`` may add a key a model entry lacks. ``settings`` turns an overlay into dotted ``key: value``
 pairs, ``apply`` merges them into params (tests, the GPU check), and ``dvc_command`` writes the matching
 ``dvc exp run -S key=value ...`` (Hydra override syntax), so an overlay is run without editing ``params.yaml``.
-Plumbing, like ``pipeline.py``: not part of the data chain.
+Plumbing, like ``runner.py``: not part of the data chain.
 """
 
 from __future__ import annotations
@@ -130,3 +130,17 @@ def dvc_command(settings_: dict[str, object], name: str | None = None) -> list[s
 def describe(argv: list[str]) -> str:
     """The command as one shell line a user can paste."""
     return shlex.join(argv)
+
+
+def run_experiment(overlay: str | Path, params: dict, name: str | None = None, dry_run: bool = False,
+                   root: Path | None = None, extra: list[str] | None = None) -> int:
+    """Print the ``dvc exp run -S ...`` command of an overlay (plus ``extra`` dvc arguments, e.g. more ``-S``)
+    and run it unless ``dry_run``; returns its exit code."""
+    import subprocess
+    import sys
+
+    argv = dvc_command(settings(load(overlay), params, str(overlay)), name) + list(extra or [])
+    print(describe(argv), flush=True)
+    if dry_run:
+        return 0
+    return subprocess.run([sys.executable, "-m", *argv], cwd=root).returncode

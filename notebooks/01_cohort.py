@@ -21,37 +21,20 @@
 # cross splits.
 
 # %% tags=["parameters"]
-source = "synthetic"
-raw_dir = "data/raw"
-cohort_dir = "data/cohort"
-figures_dir = "reports/figures"
-metrics_dir = "reports/metrics"
-label_setting = "top50"
-top_k = 300
-text_norm = "caml"
-split = "stratified"
-split_ratios = [0.8, 0.1, 0.1]
-stratify_labels = 100
-split_seed = 0
-caml_splits_dir = None
-caml_splits_download = False
-ccs_px_file = None
-ccs_px_fallback = None
-max_skip_share = {"default": 0.2}
+params = None  # this stage's keys of params.yaml (dvc.yaml `params:`), injected by DVC; None: read from params.yaml
 
 # %%
 import pandas as pd
 
 from mbrnn import cohort, plots
-from mbrnn.pipeline import goto_project_root
+from mbrnn.config import CohortConfig, DataConfig
+from mbrnn.runner import goto_project_root, stage_params
 
 goto_project_root()
-summary = cohort.build_cohort(
-    raw_dir, cohort_dir, label_setting=label_setting, top_k=top_k, text_norm=text_norm, split=split,
-    split_ratios=split_ratios, stratify_labels=stratify_labels, seed=split_seed, caml_splits_dir=caml_splits_dir,
-    caml_splits_download=caml_splits_download, ccs_px_file=ccs_px_file, ccs_px_fallback=ccs_px_fallback,
-    max_skip_share=max_skip_share, summary_path=f"{metrics_dir}/cohort.json", source=source, progress=False,
-)
+params = stage_params("cohort", params)
+data, cfg, reports = DataConfig.from_params(params), CohortConfig.from_params(params), params["reports"]
+summary = cohort.build_cohort(data.raw_dir, cfg.cohort_dir, **cfg.build_kwargs(), progress=False,
+                              summary_path=f"{reports['metrics_dir']}/cohort.json")
 
 # %% [markdown]
 # ## The cohort at a glance
@@ -74,9 +57,9 @@ pd.Series(summary["skipped"], name="rows").to_frame()
 # while most codes are rare, the imbalance the balanced (focal) loss of MBRNN is meant to address.
 
 # %%
-counts = pd.read_csv(f"{cohort_dir}/code_counts.csv", dtype={"code": str})  # every code, not only the labels
+counts = pd.read_csv(f"{cfg.cohort_dir}/code_counts.csv", dtype={"code": str})  # every code, not only the labels
 fig = plots.plot_code_frequency(counts.set_index("code")["train_count"])
-plots.show(plots.save_figure(fig, figures_dir, "code_frequency")["png"], plots.CAPTIONS["code_frequency"])
+plots.show(plots.save_figure(fig, reports["figures_dir"], "code_frequency")["png"], plots.CAPTIONS["code_frequency"])
 
 # %% [markdown]
 # The patient overlap between splits is **0** by construction; codes seen in dev/test but never in training are

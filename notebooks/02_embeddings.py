@@ -21,34 +21,20 @@
 # L2-normalised as in the reference code.
 
 # %% tags=["parameters"]
-cohort_dir = "data/cohort"
-embeddings_dir = "data/embeddings"
-figures_dir = "reports/figures"
-metrics_dir = "reports/metrics"
-corpus = "train"
-min_doc_freq = 3
-vector_size = 100
-window = 5
-epochs = 5
-sg = 0
-negative = 5
-normalise = True
-unk = "random"
-w2v_seed = 0
-neighbour_terms = ["hypertension", "pneumonia", "diabetes", "sepsis", "catheterization", "fibrillation"]
+params = None  # this stage's keys of params.yaml (dvc.yaml `params:`), injected by DVC; None: read from params.yaml
 
 # %%
 import pandas as pd
 
 from mbrnn import embeddings, io, plots
-from mbrnn.pipeline import goto_project_root
+from mbrnn.config import EmbeddingsConfig
+from mbrnn.runner import goto_project_root, stage_params
 
 goto_project_root()
-summary = embeddings.pretrain(
-    cohort_dir, embeddings_dir, corpus=corpus, min_doc_freq=min_doc_freq, normalise=normalise, unk=unk, progress=False,
-    vector_size=vector_size, window=window, epochs=epochs, sg=sg, negative=negative, seed=w2v_seed,
-)
-io.write_json(f"{metrics_dir}/embeddings.json", summary)
+params = stage_params("embeddings", params)
+cfg, reports = EmbeddingsConfig.from_params(params), params["reports"]
+summary = embeddings.pretrain(params["cohort"]["cohort_dir"], cfg.embeddings_dir, **cfg.pretrain_kwargs(), progress=False)
+io.write_json(f"{reports['metrics_dir']}/embeddings.json", summary)
 pd.Series(summary, name="value").to_frame()
 
 # %% [markdown]
@@ -56,8 +42,8 @@ pd.Series(summary, name="value").to_frame()
 # Cosine similarity in the word2vec space: related findings, abbreviations and treatments should sit close.
 
 # %%
-model = embeddings.load_word2vec(embeddings_dir)
-neighbours = embeddings.nearest_neighbours(model, neighbour_terms, topn=6)
+model = embeddings.load_word2vec(cfg.embeddings_dir)
+neighbours = embeddings.nearest_neighbours(model, cfg.neighbour_terms, topn=6)
 neighbours.pivot(index="rank", columns="term", values="neighbour")
 
 # %% [markdown]
@@ -66,7 +52,7 @@ neighbours.pivot(index="rank", columns="term", values="neighbour")
 # has picked up the co-occurrence structure the coding models build on.
 
 # %%
-vocab, matrix = embeddings.load(embeddings_dir)
+vocab, matrix = embeddings.load(cfg.embeddings_dir)
 xy = embeddings.project_2d(matrix, vocab, list(dict.fromkeys([*neighbours["term"], *neighbours["neighbour"]])))
-fig = plots.plot_embedding_projection(xy, highlight=neighbour_terms)
-plots.show(plots.save_figure(fig, figures_dir, "embedding_projection")["png"], plots.CAPTIONS["embedding_projection"])
+fig = plots.plot_embedding_projection(xy, highlight=cfg.neighbour_terms)
+plots.show(plots.save_figure(fig, reports["figures_dir"], "embedding_projection")["png"], plots.CAPTIONS["embedding_projection"])

@@ -23,49 +23,22 @@
 # dev is reported beside the fixed 0.5. TF-IDF + logistic regression is the floor every neural model must clear.
 
 # %% tags=["parameters"]
-name = "mbrnn"
-model = {"arch": "mbrnn", "hidden": 64, "embed_dropout": 0.2, "ram_dropout": 0.2, "freeze_embeddings": False,
-         "use_ram": True, "use_ccs": True, "mask_padding": True, "loss": "focal", "gamma": 2.0, "alpha": 0.999,
-         "ccs_weight": 0.3}
-cohort_dir = "data/cohort"
-embeddings_dir = "data/embeddings"
-metrics_dir = "reports/metrics"
-models_dir = "data/models"
-state_dir = "data/checkpoints"
-curves_dir = "reports/curves"
-seeds = [0]
-device = "auto"
-precision = "auto"
-batch_size = 32
-eval_batch_size = 64
-max_tokens = 400
-epochs = 100
-patience = 3
-lr = 0.005
-weight_decay = 0.01
-grad_clip = 1.0
-threshold = 0.5
-early_stop_metric = "macro_f1"
-tie_break_metric = "micro_auc"
-min_delta = 0.01
-warmup_epochs = 1.0
-extend = False
+name = "mbrnn"  # the model: an entry of `models` in params.yaml
+params = None  # this stage's keys of params.yaml (dvc.yaml `params:`), injected by DVC; None: read from params.yaml
 
 # %%
 import pandas as pd
 
 from mbrnn import train
-from mbrnn.pipeline import goto_project_root
+from mbrnn.runner import goto_project_root, stage_params
 
 goto_project_root()
-train_cfg = dict(seeds=seeds, device=device, precision=precision, batch_size=batch_size, eval_batch_size=eval_batch_size,
-                 max_tokens=max_tokens, epochs=epochs, patience=patience, lr=lr, weight_decay=weight_decay,
-                 grad_clip=grad_clip, threshold=threshold, early_stop_metric=early_stop_metric,
-                 tie_break_metric=tie_break_metric, min_delta=min_delta,
-                 warmup_epochs=warmup_epochs, extend=extend)
-metrics = train.run(name, model, train_cfg, cohort_dir, embeddings_dir, f"{models_dir}/{name}",
-                    f"{metrics_dir}/models/{name}.json", f"{curves_dir}/{name}.csv", progress=False,
-                    state_root=state_dir)
+params = stage_params(f"train@{name}", params)
+tc, paths = params["train"], {**params["train"], **params["cohort"], **params["embeddings"], **params["reports"]}
+train_cfg = {k: v for k, v in tc.items() if k not in ("models_dir", "state_dir", "curves_dir", "gpus")}
+metrics = train.run(name, params["models"][name], train_cfg, paths["cohort_dir"], paths["embeddings_dir"],
+                    f"{paths['models_dir']}/{name}", f"{paths['metrics_dir']}/models/{name}.json",
+                    f"{paths['curves_dir']}/{name}.csv", progress=False, state_root=paths["state_dir"])
 
 # %% [markdown]
 # ## ICD-9 results

@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/setup.sh
-python -m mbrnn.pipeline prepare-data
+python -m mbrnn prepare-data
 dvc repro "$@"

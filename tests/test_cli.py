@@ -1,4 +1,4 @@
-"""``python -m mbrnn.pipeline prepare-data`` as a user runs it: in a project folder, reading its params.yaml."""
+"""``python -m mbrnn prepare-data`` as a user runs it: in a project folder, reading its params.yaml."""
 
 import gzip
 import os
@@ -8,21 +8,22 @@ import sys
 
 import yaml
 
-from mbrnn import pipeline, synthetic
+from mbrnn import runner, synthetic
+from mbrnn.config import load_params
 
-ROOT = pipeline.project_root(__file__)
+ROOT = runner.project_root(__file__)
 TABLES = ("NOTEEVENTS", "DIAGNOSES_ICD", "PROCEDURES_ICD", "D_ICD_DIAGNOSES", "D_ICD_PROCEDURES")
 
 
 def prepare_data(project, **data):
     """The one CLI call of this module: write ``data`` into the project's params.yaml, run prepare-data there."""
-    params = pipeline.load_params(ROOT / "params.yaml")
+    params = load_params(ROOT / "params.yaml")
     params["data"].update(data)
     params["cohort"]["ccs_px_fallback"] = "icd9_two_digit"  # no HCUP file here: mimic3 needs it or this switch
     (project / "params.yaml").write_text(yaml.safe_dump(params))
     shutil.copy(ROOT / "dvc.yaml", project / "dvc.yaml")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
-    return subprocess.run([sys.executable, "-m", "mbrnn.pipeline", "prepare-data"], cwd=project, env=env,
+    return subprocess.run([sys.executable, "-m", "mbrnn", "prepare-data"], cwd=project, env=env,
                           capture_output=True, text=True)
 
 

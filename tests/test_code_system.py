@@ -8,23 +8,22 @@ project (slow), and on the ICD-9 defaults the captions stay those of before.
 """
 
 import json
-import shlex
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from mbrnn import analysis as A
-from mbrnn import codesystem, pipeline
+from mbrnn import codesystem, runner
 from mbrnn import metrics as M
 from mbrnn import plots as P
 from mbrnn.codesystem import ICD9, ICD10
+from mbrnn.config import load_params
 from mbrnn.io import save_npz, write_json
 
-ROOT = pipeline.project_root(__file__)
+ROOT = runner.project_root(__file__)
 # ICD-10-CM diagnoses and ICD-10-PCS procedures (no ICD-9 shape: letters first, 7-character PCS), training counts
 TRAIN_COUNTS = pd.Series({"I10": 40, "E11.9": 25, "J18.9": 15, "5A1955Z": 12, "N18.3": 9, "02HV33Z": 6,
                           "Z79.4": 3, "0DTJ4ZZ": 2})
@@ -177,17 +176,10 @@ def test_captions_name_the_code_system_and_icd9_keeps_todays_text():
 
 # ---------------------------------------------------------------- the analysis notebook on an ICD-10 project
 
-def analysis_specs() -> tuple[list[str], list[str]]:
-    """The -p / -P specs of dvc.yaml's analysis stage (as tests/test_study.py reads them)."""
-    argv = shlex.split(yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]["analysis"]["cmd"])[4:]
-    return ([argv[i + 1] for i, a in enumerate(argv) if a == "-p"],
-            [argv[i + 1] for i, a in enumerate(argv) if a == "-P"])
-
-
 def write_icd10_project(tmp: Path) -> dict:
     """Cohort files, predictions, metrics and curves of three models on the ICD-10 set; returns the params."""
     split, preds = icd10_set()
-    params = pipeline.load_params(ROOT / "params.yaml")
+    params = load_params(ROOT / "params.yaml")
     params["data"]["source"] = "mimic4"
     params["cohort"]["cohort_dir"] = str(tmp / "cohort")
     params["train"].update(models_dir=str(tmp / "models"), curves_dir=str(tmp / "curves"))
@@ -218,9 +210,7 @@ def write_icd10_project(tmp: Path) -> dict:
 @pytest.mark.slow
 def test_analysis_notebook_names_icd10_and_ccsr_everywhere(tmp_path):
     params = write_icd10_project(tmp_path)
-    specs, literals = analysis_specs()
-    pipeline.run_notebook("04_error_analysis", pipeline.notebook_parameters(params, specs, literals),
-                          tmp_path / "04.ipynb", ROOT)
+    runner.run_stage("analysis", params, ROOT, out=tmp_path / "04.ipynb")
     tables = tmp_path / "reports" / "tables"
     for md in sorted(tables.glob("*.md")):
         title = md.read_text().splitlines()[0]

@@ -8,11 +8,12 @@ import sys
 import pytest
 import yaml
 
-from mbrnn import dvc_plots, pipeline, plots
+from mbrnn import dvc_plots, plots, runner
+from mbrnn.config import load_params
 
-ROOT = pipeline.project_root(__file__)
+ROOT = runner.project_root(__file__)
 DVC_YAML = yaml.safe_load((ROOT / "dvc.yaml").read_text())
-PARAMS = pipeline.load_params(ROOT / "params.yaml")
+PARAMS = load_params(ROOT / "params.yaml")
 CURVES = PARAMS["train"]["curves_dir"]
 
 

@@ -217,10 +217,11 @@ def test_birnn_masked_equals_packed_sequences():
 def test_params_yaml_has_both_single_task_ablations():
     """The study trains the reference's own single-task model (VRCMF/MARN: BiGRU + label attention, no CCS head,
     no RAM) beside ours without the CCS head only (RAM kept); they differ exactly in the RAM."""
-    from mbrnn import pipeline
+    from mbrnn import runner
+    from mbrnn.config import load_params
     from mbrnn.train import LOSS_KEYS
 
-    models = pipeline.load_params(pipeline.project_root(__file__) / "params.yaml")["models"]
+    models = load_params(runner.project_root(__file__) / "params.yaml")["models"]
     built = {}
     for name in ("mbrnn_no_ccs", "mbrnn_no_ccs_no_ram"):
         cfg = {k: v for k, v in models[name].items() if k not in LOSS_KEYS}

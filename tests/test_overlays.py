@@ -6,11 +6,13 @@ import pytest
 import yaml
 from dvc.utils.hydra import apply_overrides
 
-from mbrnn import overlays, pipeline
+from mbrnn import __main__ as cli
+from mbrnn import overlays, runner
+from mbrnn.config import load_params
 
-ROOT = pipeline.project_root(__file__)
+ROOT = runner.project_root(__file__)
 CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
-PARAMS = pipeline.load_params(ROOT / "params.yaml")
+PARAMS = load_params(ROOT / "params.yaml")
 
 
 def through_dvc(tmp_path, argv):
@@ -85,11 +87,11 @@ def test_hydra_values_round_trip_through_dvc(value, tmp_path):
 
 def test_exp_command_dry_run_prints_and_runs_nothing(capsys, monkeypatch):
     monkeypatch.chdir(ROOT)
-    assert pipeline.main(["exp", "configs/paper-top50.yaml", "-n", "p50", "--dry-run"]) == 0
+    assert cli.main(["exp", "configs/paper-top50.yaml", "-n", "p50", "--dry-run"]) == 0
     out = capsys.readouterr().out.strip()
     assert out.startswith("dvc exp run -S ") and "cohort.label_setting=top50" in out and out.endswith("-n p50")
     assert "'analysis.bucket_edges=[0,10,50,100,500,1000]'" in out
-    assert pipeline.main(["exp", "configs/gpu-paper-sizes.yaml", "--dry-run", "--", "-S", "train.epochs=40"]) == 0
+    assert cli.main(["exp", "configs/gpu-paper-sizes.yaml", "--dry-run", "--", "-S", "train.epochs=40"]) == 0
     assert capsys.readouterr().out.strip().endswith("-S train.epochs=40")
 
 
@@ -107,5 +109,7 @@ def test_gpu_profile_params_redirect_every_output(tmp_path):
     assert all(str(o).startswith(str(tmp_path)) for o in outputs)
     assert p["cohort"] == PARAMS["cohort"]  # the demo cohort is shared, not rebuilt
     assert p["train"].get("seeds", [p["train"].get("seed")])[0] == 0
-    name, specs, literals = gp.stage_specs("train", "mbrnn")
-    assert name == "03_train" and pipeline.notebook_parameters(p, specs, literals)["model"]["hidden"] == 300
+    st = runner.stage("train@mbrnn", p, ROOT)
+    injected = runner.notebook_parameters(st, p)
+    assert st.notebook == "03_train" and injected["name"] == "mbrnn"
+    assert injected["params"]["models"]["mbrnn"]["hidden"] == 300 and set(injected["params"]["models"]) == {"mbrnn"}

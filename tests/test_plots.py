@@ -12,10 +12,11 @@ from matplotlib.colors import to_hex
 from matplotlib.text import Text
 
 from mbrnn import analysis as A
-from mbrnn import pipeline, plots as P
+from mbrnn import plots as P, runner
+from mbrnn.config import load_params
 
 matplotlib.use("Agg")
-ROOT = pipeline.project_root(__file__)
+ROOT = runner.project_root(__file__)
 MODELS = ["mbrnn", "mbrnn_no_ccs", "mbrnn_bce", "caml", "laat"]
 
 
@@ -200,9 +201,12 @@ def image_outputs(nb_path) -> list[tuple[int, str]]:
 
 @pytest.mark.slow
 def test_executed_cohort_notebook_shows_its_figure_with_caption(tiny_raw, tmp_path):
-    params = dict(raw_dir=str(tiny_raw), cohort_dir=str(tmp_path / "cohort"), figures_dir=str(tmp_path / "fig"),
-                  metrics_dir=str(tmp_path / "metrics"), split_ratios=[0.6, 0.2, 0.2])
-    out = pipeline.run_notebook("01_cohort", params, tmp_path / "01_cohort.ipynb", ROOT)
+    p = load_params(ROOT / "params.yaml")
+    params = {**p, "data": {**p["data"], "source": "mimic3", "raw_dir": str(tiny_raw)},
+              "cohort": {**p["cohort"], "cohort_dir": str(tmp_path / "cohort"), "split_ratios": [0.6, 0.2, 0.2],
+                         "ccs_px_fallback": "icd9_two_digit"},
+              "reports": {**p["reports"], "figures_dir": str(tmp_path / "fig"), "metrics_dir": str(tmp_path / "metrics")}}
+    out = runner.run_stage("cohort", params, ROOT, tmp_path / "01_cohort.ipynb")
     images = image_outputs(out)
     assert len(images) == 1
     width, caption = images[0]

@@ -10,10 +10,11 @@ import shutil
 import pytest
 import yaml
 
-from mbrnn import config, pipeline, raw
-from mbrnn.config import ParamsError
+from mbrnn import __main__ as cli
+from mbrnn import config, prepare, raw, runner
+from mbrnn.config import ParamsError, load_params
 
-ROOT = pipeline.project_root(__file__)
+ROOT = runner.project_root(__file__)
 SENTINEL = "sentinelzq8notebook"
 
 
@@ -50,7 +51,7 @@ def test_missing_section_is_clear(tmp_path):
 def test_main_reports_bad_params_naming_the_key(section, key, value, tmp_path, monkeypatch, capsys):
     project(tmp_path, **{section: {key: value}})
     monkeypatch.chdir(tmp_path)
-    assert pipeline.main(["prepare-data"]) == 2
+    assert cli.main(["prepare-data"]) == 2
     err = capsys.readouterr().err
     assert f"params.yaml {section}.{key}" in err and "Traceback" not in err
 
@@ -71,7 +72,7 @@ def test_unknown_and_missing_keys_are_named():
 
 def test_mimic3_check_streams_each_table(tiny_raw, tmp_path, monkeypatch):
     project(tmp_path, data={"source": "mimic3", "raw_dir": str(tiny_raw)}, cohort={"ccs_px_fallback": "icd9_two_digit"})
-    message = pipeline.prepare_data(pipeline.load_params(tmp_path / "params.yaml"), tmp_path)
+    message = prepare.prepare_data(load_params(tmp_path / "params.yaml"), tmp_path)
     assert "NOTEEVENTS.csv.gz: 12 rows" in message  # multi-line notes count once
     assert "DIAGNOSES_ICD.csv.gz: 15 rows" in message
 
@@ -104,7 +105,7 @@ def test_synthetic_refuses_to_overwrite_files_it_did_not_write(tmp_path):
     own.parent.mkdir(parents=True)
     own.write_bytes(b"a user's own file")
     with pytest.raises(ParamsError, match=r"did not write \(NOTEEVENTS\.csv\.gz\).*data.source: mimic3"):
-        pipeline.prepare_data(pipeline.load_params(tmp_path / "params.yaml"), tmp_path)
+        prepare.prepare_data(load_params(tmp_path / "params.yaml"), tmp_path)
     assert own.read_bytes() == b"a user's own file"
 
 
@@ -113,7 +114,7 @@ def test_fresh_clone_compares_hashes_without_dvc_cache(tiny_raw, tmp_path):
     shutil.copytree(tiny_raw, tmp_path / "data" / "raw")
     md5 = raw.dvc_dir_md5(tmp_path / "data" / "raw")
     (tmp_path / "data.dvc").write_text(yaml.safe_dump({"outs": [{"md5": md5, "path": "data/raw", "hash": "md5"}]}))
-    message = pipeline.prepare_data(pipeline.load_params(tmp_path / "params.yaml"), tmp_path)
+    message = prepare.prepare_data(load_params(tmp_path / "params.yaml"), tmp_path)
     assert "matches the hash pinned in data.dvc" in message
 
 
@@ -142,7 +143,7 @@ def test_failed_cohort_notebook_leaks_no_text_and_is_cleaned_up(tiny_raw, tmp_pa
     stale = nb_dir / ".01_cohort.ipynb.tmp-stale.ipynb"
     stale.write_text(SENTINEL)
     argv = shlex.split(yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]["cohort"]["cmd"])[3:]
-    assert pipeline.main(argv) == 1
+    assert cli.main(argv) == 1
     err = capfd.readouterr()
     assert "line 1 is not a header" in err.err and SENTINEL not in err.out + err.err
     failed = nb_dir / "01_cohort.failed.ipynb"
@@ -153,7 +154,7 @@ def test_failed_cohort_notebook_leaks_no_text_and_is_cleaned_up(tiny_raw, tmp_pa
     assert "/reports/notebooks/*.failed.ipynb" in ignored and ".*.tmp-*" in ignored
 
     notes.write_bytes(gzip.compress(gzip.decompress(good).replace(b"Admission Date", SENTINEL.encode()), mtime=0))
-    assert pipeline.main(argv) == 0
+    assert cli.main(argv) == 0
     assert not failed.exists()
     assert json.loads((tmp_path / "reports" / "metrics" / "cohort.json").read_text())["admissions"]["total"] == 9
     for path in (tmp_path / "reports").rglob("*"):

@@ -15,7 +15,6 @@ import gzip
 import json
 import os
 import re
-import shlex
 import subprocess
 import sys
 import zlib
@@ -23,11 +22,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 
-from mbrnn import pipeline, synthetic
+from mbrnn import runner, synthetic
+from mbrnn.config import load_params
 
-ROOT = pipeline.project_root(__file__)
+ROOT = runner.project_root(__file__)
 PHRASE_WORDS = ("zebrasentinel", "quokkamarker", "vellichorprobe")
 PHRASE = " ".join(PHRASE_WORDS)
 EXTRA_WORD = "marzipansentinel"
@@ -40,15 +39,6 @@ TINY = {
     "tfidf": {},
 }
 RUNNER = "import sys; sys.path.insert(0, sys.argv[2]); import test_study; test_study.run_study(sys.argv[1])"
-
-
-def stage_specs(stage: str, key: str | None = None) -> tuple[str, list[str], list[str]]:
-    st = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"][stage]
-    cmd = st.get("do", st)["cmd"].replace("${key}", key or "")
-    argv = shlex.split(cmd)[4:]
-    specs = [argv[i + 1] for i, a in enumerate(argv) if a == "-p"]
-    literals = [argv[i + 1] for i, a in enumerate(argv) if a == "-P"]
-    return argv[0], specs, literals
 
 
 def plant_sentinels(notes: Path) -> int:
@@ -65,7 +55,7 @@ def plant_sentinels(notes: Path) -> int:
 
 def study_params(tmp: Path) -> dict:
     """params.yaml of the repository, pointed at ``tmp`` and shrunk to a tiny run."""
-    params = pipeline.load_params(ROOT / "params.yaml")
+    params = load_params(ROOT / "params.yaml")
     params["data"].update(source="mimic3", raw_dir=str(tmp / "raw"))
     params["cohort"].update(cohort_dir=str(tmp / "cohort"), split_ratios=[0.6, 0.2, 0.2], ccs_px_fallback="icd9_two_digit")
     params["embeddings"].update(embeddings_dir=str(tmp / "emb"), epochs=1)
@@ -87,16 +77,8 @@ def run_study(tmp: str) -> None:
     params = json.loads((tmp / "params.json").read_text())
     nb_dir = tmp / "reports" / "notebooks"
 
-    def run(stage, key=None):
-        name, specs, literals = stage_specs(stage, key)
-        out = nb_dir / (f"{name}_{key}.ipynb" if key else f"{name}.ipynb")
-        pipeline.run_notebook(name, pipeline.notebook_parameters(params, specs, literals), out, ROOT)
-
-    run("cohort")
-    run("embeddings")
-    for key in params["models"]:
-        run("train", key)
-    run("analysis")
+    for name, st in runner.stages(params, ROOT).items():  # dvc.yaml's order
+        runner.run_stage(name, params, ROOT, out=nb_dir / Path(st.out).name)
 
 
 def _searchable(path: Path) -> bytes:
@@ -229,7 +211,7 @@ def test_the_check_catches_a_cell_that_displays_note_text(study, tmp_path):
     (tmp_path / "root" / "notebooks").mkdir(parents=True)
     (tmp_path / "root" / "notebooks" / "90_leak.py").write_text(LEAKY_NOTEBOOK)
     out = tmp_path / "reports" / "notebooks" / "90_leak.ipynb"
-    pipeline.run_notebook("90_leak", {"cohort_dir": str(tmp / "cohort")}, out, tmp_path / "root")
+    runner.run_notebook("90_leak", {"cohort_dir": str(tmp / "cohort")}, out, tmp_path / "root")
     leaks = find_leaks([tmp_path / "reports"])
     assert {s for _, s in leaks} >= {PHRASE, *PHRASE_WORDS}
     assert {f for f, _ in leaks} == {str(out)}
