@@ -24,11 +24,12 @@ if not os.environ.get("DISPLAY") and "MPLBACKEND" not in os.environ and "ipykern
 
 import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.ticker as mticker  # noqa: E402
-from matplotlib.text import Text  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from mbrnn.codesystem import ICD9, CodeSystem  # noqa: E402
 from mbrnn.io import atomic_path  # noqa: E402
+from mbrnn.plot_labels import place_label  # noqa: E402
 
 SINGLE, DOUBLE = 3.5, 7.0  # figure widths in inches
 DPI, SCREEN_DPI = 200, 100  # PNG resolution; inline display at SCREEN_DPI pixels per inch = the figure's own size
@@ -52,20 +53,30 @@ METRIC_STYLES = {"micro_f1": dict(color="#3B3B3B", edgecolor="#3B3B3B"),
                  "macro_f1": dict(color="white", edgecolor="#3B3B3B", hatch="////")}
 NEUTRAL = "#3B3B3B"  # single-series figures (code frequency)
 LOSS_LABELS = {"focal": "focal loss", "bce": "BCE loss"}
-CAPTIONS = {
-    "code_frequency": "Long tail of ICD-9 code frequencies in the training split (every code of the cohort).",
+# Captions name the cohort's code system ({name}: CodeSystem.name); ``caption`` fills it in, CAPTIONS is ICD-9's.
+_CAPTIONS = {
+    "code_frequency": "Long tail of {name} code frequencies in the training split (every code of the cohort).",
     "embedding_projection": "word2vec neighbours of clinical terms (bold: the query terms), PCA to 2-D.",
-    "f1_by_frequency_bucket": "Micro-F1 and Macro-F1 (CAML) per training-frequency bucket for every model; buckets "
+    "f1_by_frequency_bucket": "Micro-F1 and Macro-F1 (CAML) per training-frequency bucket of {name} codes for every "
+                              "model; buckets "
                               "without test codes are left out (named under the axis), 0 marks a bar of height 0.",
-    "f1_vs_training_frequency": "Per-code F1 against training occurrences (log scale): mean per bin with its 95% "
+    "f1_vs_training_frequency": "Per-code F1 of {name} codes against training occurrences (log scale): mean per bin with its 95% "
                                 "bootstrap confidence interval; Spearman ρ in the legend.",
-    "f1_per_document": "Per-document F1 against note length and against the number of gold codes: mean per bin "
+    "f1_per_document": "Per-document F1 over {name} codes against note length and against the number of gold codes: mean per bin "
                        "with its 95% bootstrap confidence interval.",
-    "focal_vs_bce": "Per-bucket change of Micro-F1 and Macro-F1 (CAML) from BCE to focal loss (points; above 0: "
+    "focal_vs_bce": "Per-bucket change of Micro-F1 and Macro-F1 (CAML) on {name} codes from BCE to focal loss (points; above 0: "
                     "focal loss is better).",
     "training_curves": "Training loss per epoch, one panel per kind of loss (focal and BCE values are not "
-                       "comparable), and the dev scores per epoch (Micro-F1, Macro-F1 (CAML)).",
+                       "comparable), and the dev {name} scores per epoch (Micro-F1, Macro-F1 (CAML)).",
 }
+
+
+def caption(name: str, system: CodeSystem = ICD9) -> str:
+    """The caption of figure ``name`` for a cohort coded in ``system``."""
+    return _CAPTIONS[name].format(name=system.name)
+
+
+CAPTIONS = {k: caption(k) for k in _CAPTIONS}  # the ICD-9 (MIMIC-III) captions
 
 
 def model_color(name: str) -> str:
@@ -167,7 +178,7 @@ def show(png: str | os.PathLike, caption: str | None = None, dpi: int = DPI) -> 
 
 
 @_styled
-def plot_code_frequency(train_counts: pd.Series | Sequence[int], title: str = "ICD-9 code frequency (training set)"):
+def plot_code_frequency(train_counts: pd.Series | Sequence[int], system: CodeSystem = ICD9):
     """Long tail: code rank vs training count, log-log (codes unseen in training are counted in the legend)."""
     c = np.sort(np.asarray(train_counts))[::-1]
     seen = c[c > 0]
@@ -176,7 +187,7 @@ def plot_code_frequency(train_counts: pd.Series | Sequence[int], title: str = "I
     if (c == 0).any():
         ax.plot([], [], " ", label=f"unseen codes (not shown): {int((c == 0).sum())}")
     _log_axis(ax, "both")
-    _finish(ax, title, "code rank", "training occurrences")
+    _finish(ax, f"{system.name} code frequency (training set)", "code rank", "training occurrences")
     _legend_outside(fig, *ax.get_legend_handles_labels(), where="bottom")
     return fig
 
@@ -194,10 +205,11 @@ def _bars(ax, x, values, w, color, label):
 
 @_styled
 def plot_f1_by_bucket(bucket_df: pd.DataFrame, metrics: Sequence[str] = ("micro_f1", "macro_f1"),
-                      models: Sequence[str] | None = None, title: str = "F1 by training frequency"):
+                      models: Sequence[str] | None = None, system: CodeSystem = ICD9):
     """Grouped bars: one panel per metric (stacked), buckets with test codes on x (n = their number of test codes),
     one bar per model in the order of ``models`` (default: palette order), legend in the same order. Buckets
     without any test code are left out and named under the axis."""
+    title = f"{system.name} F1 by training frequency"
     d = bucket_df[bucket_df["bucket"] != "all"]
     models = list(models) if models is not None else model_order(d["model"])
     n_codes = d.groupby(d["bucket"].astype(str), sort=False)["n_codes"].max()
@@ -256,28 +268,28 @@ def _rho_label(model: str, stats: Mapping[str, float] | None) -> str:
 
 @_styled
 def plot_f1_vs_frequency(binned_by_model: Mapping[str, pd.DataFrame], stats_by_model: Mapping[str, dict] | None = None,
-                         title: str = "Per-code F1 vs training frequency"):
+                         system: CodeSystem = ICD9):
     """Binned mean per-code F1 with its 95% CI (from analysis.f1_vs_frequency) on a log x axis, one colour per
     model; Spearman rho in the legend (outside the axes, on the right)."""
     fig, (ax,) = _figure(DOUBLE, 3.2)
     order = model_order(binned_by_model)
     _errorbars(ax, {m: binned_by_model[m] for m in order},
                {m: _rho_label(m, (stats_by_model or {}).get(m)) for m in order})
-    _finish(ax, title, "training occurrences (log scale)", "per-code F1 (%), mean and 95% CI")
+    _finish(ax, f"Per-code F1 vs training frequency ({system.name} codes)", "training occurrences (log scale)", "per-code F1 (%), mean and 95% CI")
     _legend_outside(fig, *ax.get_legend_handles_labels(), where="right", title="model (Spearman ρ)")
     return fig
 
 
 @_styled
 def plot_document_f1(by_length: Mapping[str, pd.DataFrame], by_n_gold: Mapping[str, pd.DataFrame],
-                     title: str = "Per-document F1"):
+                     system: CodeSystem = ICD9):
     """Two panels: binned document F1 with its 95% CI (analysis.f1_vs_document) vs note length and vs number of
     gold codes; one legend below both."""
     fig, axes = _figure(DOUBLE, 3.2, ncols=2)
     for ax, data, xlabel in ((axes[0], by_length, "note length (tokens, log scale)"),
                              (axes[1], by_n_gold, "gold codes per document (log scale)")):
         _errorbars(ax, data)
-        _finish(ax, f"{title} vs {xlabel.split(' (')[0]}", xlabel, "document F1 (%), mean and 95% CI")
+        _finish(ax, f"{system.name} F1 vs {xlabel.split(' (')[0]}", xlabel, "document F1 (%), mean and 95% CI")
     _legend_outside(fig, *axes[0].get_legend_handles_labels(), where="bottom", ncol=min(len(by_length), 4))
     return fig
 
@@ -292,7 +304,7 @@ def _curve_panels(curves: Mapping[str, pd.DataFrame], loss_kinds: Mapping[str, s
 
 @_styled
 def plot_training_curves(curves_by_model: Mapping[str, pd.DataFrame], loss_kinds: Mapping[str, str] | None = None,
-                         title: str = "Training curves"):
+                         system: CodeSystem = ICD9):
     """Per-epoch curves (columns epoch, train_loss, dev_macro_f1, dev_micro_f1; dev_loss and dev_micro_auc drawn
     when present). Losses of different kinds (``loss_kinds``: model -> focal|bce; params ``models.<m>.loss``)
     are not comparable, so each kind gets its own panel (train solid, dev dashed); a model without a recorded
@@ -319,11 +331,11 @@ def plot_training_curves(curves_by_model: Mapping[str, pd.DataFrame], loss_kinds
                 sax.plot(c["epoch"], 100 * c[col], color=color, marker="o", ms=2, lw=1, label=m)
     dev = any("dev_loss" in c.columns for c in curves_by_model.values())
     for kind, ax in loss_axes.items():
-        _finish(ax, f"{title}: {LOSS_LABELS.get(kind, f'loss, kind {kind}')}", "epoch",
+        _finish(ax, f"Training curves: {LOSS_LABELS.get(kind, f'loss, kind {kind}')}", "epoch",
                 "loss (solid: train, dashed: dev)" if dev else "training loss")
         ax.xaxis.set_major_locator(mticker.MaxNLocator(nbins=5, integer=True))
     for col, ax in score_axes.items():
-        _finish(ax, METRIC_LABELS.get(col, col), "epoch", f"{METRIC_LABELS.get(col, col)} (%)")
+        _finish(ax, f"{system.name}: {METRIC_LABELS.get(col, col)}", "epoch", f"{METRIC_LABELS.get(col, col)} (%)")
         _percent_axis(ax)
         ax.xaxis.set_major_locator(mticker.MaxNLocator(nbins=5, integer=True))
     handles = {lab: h for ax in loss_axes.values() for h, lab in zip(*ax.get_legend_handles_labels())}
@@ -333,7 +345,7 @@ def plot_training_curves(curves_by_model: Mapping[str, pd.DataFrame], loss_kinds
 
 
 @_styled
-def plot_focal_vs_bce(delta_df: pd.DataFrame, title: str = "Focal loss minus BCE"):
+def plot_focal_vs_bce(delta_df: pd.DataFrame, system: CodeSystem = ICD9):
     """Per-bucket F1 change in points (from analysis.focal_vs_bce), micro and macro side by side; the two metrics
     are told apart by fill and hatch (METRIC_STYLES), not by colours that stand for models elsewhere."""
     fig, (ax,) = _figure(SINGLE, 2.9)
@@ -342,44 +354,9 @@ def plot_focal_vs_bce(delta_df: pd.DataFrame, title: str = "Focal loss minus BCE
         ax.bar(x + off, delta_df[f"delta_{metric}"], w, lw=0.8, label=METRIC_LABELS[metric], **METRIC_STYLES[metric])
     ax.axhline(0, color="black", lw=0.8)
     ax.set_xticks(x, delta_df["bucket"].astype(str), fontsize=STYLE["xtick.labelsize"])
-    _finish(ax, title, "training occurrences of the code", "Δ F1 (points)")
+    _finish(ax, f"Focal loss minus BCE ({system.name} codes)", "training occurrences of the code", "Δ F1 (points)")
     _legend_outside(fig, *ax.get_legend_handles_labels(), where="bottom", ncol=2)
     return fig
-
-
-_LABEL_OFFSETS = [(4, 3, "left", "bottom"), (4, -3, "left", "top"), (-4, 3, "right", "bottom"),
-                  (-4, -3, "right", "top"), (0, 6, "center", "bottom"), (0, -6, "center", "top"),
-                  (6, 0, "left", "center"), (-6, 0, "right", "center")]
-_LABEL_SCALES = (1, 2.5, 4, 6, 9, 13, 18)  # farther offsets get a leader line to their point
-
-
-def _place_label(ax, renderer, word, at, bold, taken, points):
-    """Annotate ``word`` at the first offset (near, then farther with a leader line) whose text box overlaps no
-    label already placed, no other point and stays inside the axes. A query term (``bold``) is always labelled,
-    at the candidate overlapping the fewest labels (then points) if none is free, and always with a leader line so that it is clear
-    which point it names; a neighbour is left unlabelled then (None)."""
-    inside = ax.get_window_extent(renderer)
-    best = None  # (clashes, candidate)
-    for scale in _LABEL_SCALES[1:] if bold else _LABEL_SCALES[:1]:  # a neighbour's label sits beside its point
-        for dx, dy, ha, va in _LABEL_OFFSETS:
-            kw = dict(xytext=(dx * scale, dy * scale), textcoords="offset points", ha=ha, va=va,
-                      fontsize=7 if bold else 6, fontweight="bold" if bold else "normal",
-                      arrowprops=dict(arrowstyle="-", lw=0.5, color="0.4") if scale > 1 else None)
-            text = ax.annotate(word, at, **kw)
-            text.update_positions(renderer)
-            box = Text.get_window_extent(text, renderer).expanded(1.04, 1.08)  # the words, not the leader line
-            text.remove()
-            clashes = (sum(box.overlaps(t) for t in taken), sum(box.contains(*p) for p in points))
-            fits = inside.contains(box.x0, box.y0) and inside.contains(box.x1, box.y1)
-            if fits and not any(clashes):
-                taken.append(box)
-                return ax.annotate(word, at, **kw)
-            if fits and (best is None or clashes < best[0]):
-                best = (clashes, kw, box)
-    if bold and best is not None:
-        taken.append(best[2])
-        return ax.annotate(word, at, **best[1])
-    return None
 
 
 @_styled
@@ -403,6 +380,6 @@ def plot_embedding_projection(xy: pd.DataFrame, highlight: Sequence[str] = (), t
     taken: list = []
     for i in np.r_[np.flatnonzero(marked), np.flatnonzero(~marked)]:
         others = [p for j, p in enumerate(pts) if j != i]
-        _place_label(ax, renderer, xy["word"].iloc[i], (xy["x"].iloc[i], xy["y"].iloc[i]), bool(marked[i]), taken,
+        place_label(ax, renderer, xy["word"].iloc[i], (xy["x"].iloc[i], xy["y"].iloc[i]), bool(marked[i]), taken,
                      others)
     return fig

@@ -11,13 +11,25 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import io
+import yaml
+
+from . import io, plots, tables
+from .codesystem import ICD9, CodeSystem
 
 PRIVACY_NOTE = (
     "Only aggregate numbers and figures are written here. When the source is real MIMIC-III, no note text, "
     "token sequence or other row-level text may be added to `reports/` (PhysioNet data use agreement); "
     "`tests/test_study.py` checks this with a sentinel string planted in the notes."
 )
+
+# How each ``data.source`` is named: in table rows (short) and in the provenance (long); another source by its key.
+SOURCES = {"synthetic": ("synthetic demo", "embedded synthetic cohort in MIMIC-III v1.4 format"),
+           "mimic3": ("MIMIC-III", "MIMIC-III v1.4"), "mimic4": ("MIMIC-IV", "MIMIC-IV")}
+
+
+def data_label(source: str) -> str:
+    """The short name of a data source for table rows: "synthetic demo", "MIMIC-III", "MIMIC-IV"."""
+    return SOURCES.get(source, (source, source))[0]
 
 
 @dataclass
@@ -40,8 +52,6 @@ class Report:
 
     def table(self, df, out_dir, name: str, caption: str, stage: str = "analysis"):
         """Write a table (CSV, Markdown, LaTeX), register it, and return it for display."""
-        from . import tables
-
         out_dir = Path(out_dir)
         if out_dir not in self.staged:  # the whole folder is replaced in one step by write()
             self.staged[out_dir] = self._stack.enter_context(io.atomic_dir(out_dir))
@@ -51,8 +61,6 @@ class Report:
 
     def figure(self, fig, out_dir, name: str, sentence: str, stage: str = "analysis") -> Path:
         """Save a figure (PNG, PDF), register it, and return the PNG's path for display."""
-        from . import plots
-
         paths = plots.save_figure(fig, out_dir, name)
         self.add("figure", name, paths, sentence, stage)
         return paths["png"]
@@ -84,18 +92,18 @@ class Report:
 
 
 def provenance(source: str, label_setting: str, cohort_dir, models, split: str, threshold: float,
-               edges, seeds=None) -> dict[str, str]:
-    """What made the reports: data (with the hash pinned in data.dvc), cohort, models, evaluation settings."""
-    import yaml
-
+               edges, seeds=None, system: CodeSystem = ICD9) -> dict[str, str]:
+    """What made the reports: data (with the hash pinned in data.dvc), cohort, code system, models, evaluation."""
     pinned = "not recorded"
     if Path("data.dvc").exists():
         outs = yaml.safe_load(Path("data.dvc").read_text()).get("outs", [{}])
         pinned = f"`{outs[0].get('path')}` md5 `{outs[0].get('md5')}` (data.dvc)"
-    data = "embedded synthetic cohort in MIMIC-III v1.4 format" if source == "synthetic" else "MIMIC-III v1.4"
+    data = SOURCES.get(source, (source, source))[1]
     return {
         "data": f"{data}; raw tables {pinned}",
         "cohort": f"`{cohort_dir}`, label setting `{label_setting}` (params.yaml `cohort`)",
+        "codes": f"{system.name} ({system.dx} diagnoses, {system.px}); auxiliary task {system.aux} (the cohort "
+                 "summary's `code_system`)",
         "models": ", ".join(f"`{m}`" for m in models) + " (params.yaml `models`, `train`)",
         "evaluation": f"{split} split, threshold {threshold}, frequency-bucket edges {list(edges)} (params.yaml `analysis`)",
         **({"seeds": f"{list(seeds)}; the first is the primary seed (single-run tables, McNemar), tables over seeds "

@@ -37,7 +37,7 @@ from pathlib import Path
 import pandas as pd
 from IPython.display import Markdown, display
 
-from mbrnn import analysis, plots, report
+from mbrnn import analysis, codesystem, plots, report, tables
 from mbrnn.config import AnalysisConfig
 from mbrnn.runner import goto_project_root, stage_params
 
@@ -53,7 +53,8 @@ preds = {m: analysis.load_predictions(analysis.predictions_path(paths["models_di
          for m in names}  # the primary seed's predictions
 train_counts = analysis.load_train_counts(f"{cohort_dir}/icd_labels.csv")
 label_set = "full" if label_setting == "full" else f"top-{len(train_counts)}"  # top50 means the top_k most frequent
-data_label = f"{'synthetic demo' if source == 'synthetic' else 'MIMIC-III'}, {label_set}"
+data_label = f"{report.data_label(source)}, {label_set}"
+system = codesystem.read(f"{reports['metrics_dir']}/cohort.json")  # ICD-9 (CCS) or ICD-10 (CCSR): named in every title
 gold = pd.read_parquet(f"{cohort_dir}/{cfg.split}.parquet", columns=["hadm_id", "n_tokens", "icd_codes"])  # no text
 edges = analysis.resolve_edges(cfg.bucket_edges, train_counts, cfg.bucket_count)
 rare, common = analysis.resolve_groups(cfg.rare_max, cfg.common_min, train_counts)
@@ -61,26 +62,29 @@ edge_text = analysis.describe_edges(cfg.bucket_edges, edges, cfg.bucket_count)
 training = {m: analysis.convergence_label(metrics[m], paths["patience"]) for m in names}
 primary = seeds[cfg.reference_model][0] if cfg.reference_model in seeds else seeds[names[0]][0]
 rep = report.Report(Path(reports["index"]).parent, report.provenance(source, label_set, cohort_dir, names, cfg.split, cfg.threshold,
-                                                       edges, seeds=seeds[names[0]]))
+                                                       edges, seeds=seeds[names[0]], system=system))
 rep.section("Convergence", report.convergence_lines(training))
 display(Markdown("\n".join(report.convergence_lines(training))))
 
 
 def figure(fig, name: str, detail: str = "") -> None:
     """Save a figure (PNG, PDF), list it in the reports index and show it here at its natural size, captioned."""
-    caption = f"{plots.CAPTIONS[name]} {detail}".strip()
+    caption = f"{plots.caption(name, system)} {detail}".strip()
     plots.show(rep.figure(fig, reports["figures_dir"], name, caption), caption)
 
 # %% [markdown]
 # ## Main results
 # Our models on this data beside the published MBRNN numbers on MIMIC-III (Sun et al., from the authors'
-# repository). Each row names the data it came from: on the synthetic demo the published rows are a reference
-# point only, never a comparison.
+# repository; ICD-9 codes, so an ICD-10 cohort gets none). Each row names the data it came from: on the synthetic
+# demo the published rows are a reference point only, never a comparison.
 
 # %%
-main = analysis.results_table({m: metrics[m]["icd"][cfg.split] for m in names}, data_label=data_label, training=training)
+published = analysis.published_for(system)  # MBRNN was published on MIMIC-III ICD-9 only
+main = analysis.results_table({m: metrics[m]["icd"][cfg.split] for m in names}, published=published,
+                              data_label=data_label, training=training)
+beside = " beside published MBRNN (MIMIC-III)" if published else f" (MBRNN has no published {system.name} results)"
 display(rep.table(main, reports["tables_dir"], "main_results",
-                  f"ICD-9 results ({cfg.split}, threshold {cfg.threshold}, primary seed) beside published MBRNN (MIMIC-III). "
+                  f"{system.name} results ({cfg.split}, threshold {cfg.threshold}, primary seed){beside}. "
                   "Macro-F1 (CAML) = harmonic mean of macro-P and macro-R, as published. Training: a model marked "
                   "not converged was still improving when the epoch budget ended.").round(1))
 
@@ -96,11 +100,12 @@ empty_note = "".join([
     if "0" in empty and structural else "",
     f" Left out because they hold no code: {', '.join(b for b in empty if b not in structural)}."
     if [b for b in empty if b not in structural] else ""])
-display(rep.table(analysis.bucket_summary(buckets), reports["tables_dir"], "frequency_buckets",
-                  f"Per frequency bucket and model (primary seed), {edge_text}: codes, share of test occurrences, "
-                  "micro/macro P/R (%), Macro-F1 (CAML) and Macro-F1 (per-label mean) over the bucket's codes, "
-                  f"macro-AUC, FN, FP; the row `all` equals the main table.{empty_note}").round(1))
-figure(plots.plot_f1_by_bucket(buckets, models=names), "f1_by_frequency_bucket",
+display(rep.table(tables.bucket_summary(buckets), reports["tables_dir"], "frequency_buckets",
+                  f"Per frequency bucket of {system.name} codes and model (primary seed), {edge_text}: codes, "
+                  "share of test occurrences, micro/macro P/R (%), Macro-F1 (CAML) and Macro-F1 (per-label mean) "
+                  f"over the bucket's codes, macro-AUC, FN, FP; the row `all` equals the main table.{empty_note}")
+        .round(1))
+figure(plots.plot_f1_by_bucket(buckets, models=names, system=system), "f1_by_frequency_bucket",
        f"Primary seed; {edge_text}.{empty_note}")
 
 # %% [markdown]
@@ -111,9 +116,9 @@ figure(plots.plot_f1_by_bucket(buckets, models=names), "f1_by_frequency_bucket",
 per_code = {m: analysis.per_code_f1(preds[m], train_counts, cfg.threshold, gold=gold, edges=edges) for m in names}
 binned, rho = zip(*(analysis.f1_vs_frequency(per_code[m]) for m in names))
 binned, rho = dict(zip(names, binned)), dict(zip(names, rho))
-figure(plots.plot_f1_vs_frequency(binned, rho), "f1_vs_training_frequency")
-display(rep.table(analysis.spearman_table(rho), reports["tables_dir"], "spearman_f1_frequency",
-                  "Spearman correlation between per-code F1 and training count."))
+figure(plots.plot_f1_vs_frequency(binned, rho, system=system), "f1_vs_training_frequency")
+display(rep.table(tables.spearman_table(rho), reports["tables_dir"], "spearman_f1_frequency",
+                  f"Spearman correlation between per-code F1 and training count ({system.name} codes)."))
 
 # %% [markdown]
 # ## Per-document F1
@@ -122,7 +127,7 @@ display(rep.table(analysis.spearman_table(rho), reports["tables_dir"], "spearman
 per_doc = {m: analysis.per_document_f1(preds[m], gold, cfg.threshold) for m in names}
 by_len = {m: analysis.f1_vs_document(d, by="n_tokens")[0] for m, d in per_doc.items()}
 by_gold = {m: analysis.f1_vs_document(d, by="n_gold", log=False)[0] for m, d in per_doc.items()}
-figure(plots.plot_document_f1(by_len, by_gold), "f1_per_document")
+figure(plots.plot_document_f1(by_len, by_gold, system=system), "f1_per_document")
 
 # %% [markdown]
 # ## Is MBRNN's advantage significant?
@@ -136,8 +141,8 @@ mc = analysis.mcnemar_table(preds, cfg.reference_model, train_counts, rare, comm
 scaled = "; thresholds scaled to this cohort (terciles of its training counts)" if "auto" in (cfg.rare_max, cfg.common_min) else ""
 display(rep.table(mc, reports["tables_dir"], "mcnemar",
                   f"McNemar tests of {cfg.reference_model} against each comparator on rare (< {rare} training "
-                  f"occurrences) and common (≥ {common}) codes, predictions of seed {primary} (the primary seed)"
-                  f"{scaled}.").round(1))
+                  f"occurrences) and common (≥ {common}) {system.name} codes, predictions of seed {primary} (the "
+                  f"primary seed){scaled}.").round(1))
 
 # %% [markdown]
 # ## Does focal loss move F1 from frequent to rare codes?
@@ -150,15 +155,15 @@ if cfg.reference_model in preds and cfg.bce_model in preds:
         {m: analysis.load_predictions(analysis.predictions_path(paths["models_dir"], m, cfg.split, s, seeds[m][0]))
          for m in (cfg.reference_model, cfg.bce_model)}, train_counts, edges, cfg.threshold, gold=gold) for s in paired]
     delta, verdict = analysis.focal_vs_bce(by_seed, focal=cfg.reference_model, bce=cfg.bce_model)
-    display(rep.table(analysis.focal_summary(delta), reports["tables_dir"], "focal_vs_bce",
-                      f"Focal loss minus BCE per frequency bucket ({edge_text}): Micro-F1 and Macro-F1 (CAML) in "
-                      f"points, mean over seeds {paired} (SD columns: SD over seeds, empty with one seed). "
-                      + verdict).round(1))
-    figure(plots.plot_focal_vs_bce(delta), "focal_vs_bce", f"Mean over seeds {paired}.")
+    display(rep.table(tables.focal_summary(delta), reports["tables_dir"], "focal_vs_bce",
+                      f"Focal loss minus BCE per frequency bucket of {system.name} codes ({edge_text}): Micro-F1 "
+                      f"and Macro-F1 (CAML) in points, mean over seeds {paired} (SD columns: SD over seeds, empty "
+                      "with one seed). " + verdict).round(1))
+    figure(plots.plot_focal_vs_bce(delta, system=system), "focal_vs_bce", f"Mean over seeds {paired}.")
     display(Markdown(f"**Answer on this data:** {verdict}"))
 
 # %% [markdown]
-# ## Ablations and the auxiliary CCS task
+# ## Ablations and the auxiliary task (CCS for ICD-9, CCSR for ICD-10)
 
 # %%
 present = [m for m in cfg.ablations if m in metrics]
@@ -166,15 +171,16 @@ if cfg.reference_model in present:
     ablations_df = analysis.ablation_table({m: analysis.per_seed(metrics[m], cfg.split) for m in present},
                                            reference=cfg.reference_model, data_label=data_label, training=training)
     display(rep.table(ablations_df, reports["tables_dir"], "ablations",
-                      "MBRNN variants (each model entry's name says what it removes or changes), mean over seeds "
-                      "(SD columns when there are several). Finding: a Δ counts only when it exceeds the sum of the "
-                      "two models' SD over seeds; with one seed no Δ is a finding. Training: a model marked not "
-                      "converged was still improving when the epoch budget ended.").round(1))
+                      f"MBRNN variants on {system.name} codes (each model entry's name says what it removes or "
+                      "changes), mean over seeds (SD columns when there are several). Finding: a Δ counts only when "
+                      "it exceeds the sum of the two models' SD over seeds; with one seed no Δ is a finding. "
+                      "Training: a model marked not converged was still improving when the epoch budget ended.")
+            .round(1))
 tasks = analysis.task_table({m: {"icd": metrics[m]["icd"][cfg.split], "ccs": metrics[m].get("ccs", {}).get(cfg.split)}
-                             for m in names}, data_label=data_label)
+                             for m in names}, data_label=data_label, system=system)
 display(rep.table(tasks, reports["tables_dir"], "icd_vs_ccs",
-                  "ICD-9 results beside the CCS-branch results of the multitask models (primary seed; "
-                  "Macro-F1 (CAML)).").round(1))
+                  f"{system.name} results beside the {system.aux}-branch results of the multitask models (primary "
+                  "seed; Macro-F1 (CAML)).").round(1))
 
 # %% [markdown]
 # ## Training curves
@@ -183,7 +189,7 @@ display(rep.table(tasks, reports["tables_dir"], "icd_vs_ccs",
 curves = {m: pd.read_csv(f"{paths['curves_dir']}/{m}.csv") for m in names if metrics[m]["epochs_run"] > 0}
 # focal and BCE losses are not comparable: each kind gets its own panel (the metrics file records the model's params)
 loss_kinds = {m: metrics[m]["params"]["model"].get("loss", "bce") for m in curves if "params" in metrics[m]}
-figure(plots.plot_training_curves(curves, loss_kinds), "training_curves", "Primary seed.")
+figure(plots.plot_training_curves(curves, loss_kinds, system=system), "training_curves", "Primary seed.")
 
 # %% [markdown]
 # The index of every figure and table, with the data and parameters that made them, is written to
@@ -191,7 +197,7 @@ figure(plots.plot_training_curves(curves, loss_kinds), "training_curves", "Prima
 
 # %%
 rep.add("figure", "code_frequency", [f"{reports['figures_dir']}/code_frequency.{x}" for x in ("png", "pdf")],
-        plots.CAPTIONS["code_frequency"], "cohort")
+        plots.caption("code_frequency", system), "cohort")
 rep.add("figure", "embedding_projection", [f"{reports['figures_dir']}/embedding_projection.{x}" for x in ("png", "pdf")],
         plots.CAPTIONS["embedding_projection"], "embeddings")
 rep.write(Path(reports["index"]).name)

@@ -11,6 +11,7 @@ from scipy import stats
 from mbrnn import analysis as A
 from mbrnn import metrics as M
 from mbrnn import plots as P
+from mbrnn import tables as T
 from mbrnn.io import save_npz
 from mbrnn.tables import write_table
 
@@ -173,7 +174,7 @@ def test_all_row_of_bucket_table_is_metrics_evaluate(tmp_path):
     main_metrics = M.evaluate(pred.icd_true, pred.icd_prob, threshold=0.5)  # what train.py writes
     main = A.results_table({"m": main_metrics}, published={},
                            metrics=("macro_auc", "micro_auc", "macro_f1", "macro_f1_mean", "micro_f1")).iloc[0]
-    summary = A.bucket_summary(A.bucket_table({"m": pred}, counts, A.auto_edges(counts), 0.5, gold=split))
+    summary = T.bucket_summary(A.bucket_table({"m": pred}, counts, A.auto_edges(counts), 0.5, gold=split))
     all_row = summary[summary["bucket"] == "all"].iloc[0]
     for col in ("Micro-F1", "Macro-F1 (CAML)", "Macro-F1 (per-label mean)", "Macro-AUC"):
         assert all_row[col] == pytest.approx(main[col], abs=1e-9), col
@@ -182,10 +183,10 @@ def test_all_row_of_bucket_table_is_metrics_evaluate(tmp_path):
 
 def test_no_column_header_names_two_definitions():
     """Every macro-F1 header says which definition it shows, in every table of the analysis."""
-    heads = set(A.METRIC_NAMES.values()) | set(A.BUCKET_COLUMNS.values())
+    heads = set(T.METRIC_NAMES.values()) | set(T.BUCKET_COLUMNS.values())
     assert "Macro-F1" not in heads
     assert {"Macro-F1 (CAML)", "Macro-F1 (per-label mean)"} <= heads
-    assert len(set(A.BUCKET_COLUMNS.values())) == len(A.BUCKET_COLUMNS)
+    assert len(set(T.BUCKET_COLUMNS.values())) == len(T.BUCKET_COLUMNS)
 
 
 # ---------------------------------------------------------------- trends
@@ -411,7 +412,7 @@ def test_mcnemar_groups_hold_codes_with_auto_thresholds():
 def test_empty_buckets_are_named_and_left_out():
     df = A.bucket_table({"m1": make_preds(M1_CODES, M1_PROB)}, TRAIN_COUNTS, threshold=0.5, gold=split_frame())
     assert A.empty_buckets(df) == ["51–100", "101–500", "501–1000"]
-    assert set(A.bucket_summary(df)["bucket"]) == {"0", "1–10", "11–50", ">1000", "all"}
+    assert set(T.bucket_summary(df)["bucket"]) == {"0", "1–10", "11–50", ">1000", "all"}
 
 
 # ---------------------------------------------------------------- convergence and seeds
@@ -509,7 +510,7 @@ def test_markdown_keeps_text_columns_verbatim(tmp_path):
 
 
 def test_spearman_table_for_display():
-    t = A.spearman_table({"a": {"rho": 0.5, "p_value": 3.2e-7, "n": 50}, "b": {"rho": np.nan, "p_value": np.nan, "n": 2}})
+    t = T.spearman_table({"a": {"rho": 0.5, "p_value": 3.2e-7, "n": 50}, "b": {"rho": np.nan, "p_value": np.nan, "n": 2}})
     assert t["p_value"].tolist() == ["3.2e-07", "–"] and t["n"].tolist() == [50, 2] and t["model"].tolist() == ["a", "b"]
 
 
