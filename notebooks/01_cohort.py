@@ -23,7 +23,9 @@
 # %% tags=["parameters"]
 source = "synthetic"
 raw_dir = "data/raw"
+synthetic_format = "mimic3"
 cohort_dir = "data/cohort"
+code_system = "icd9"
 figures_dir = "reports/figures"
 metrics_dir = "reports/metrics"
 label_setting = "top50"
@@ -35,8 +37,11 @@ stratify_labels = 100
 split_seed = 0
 caml_splits_dir = None
 caml_splits_download = False
+edin_splits_dir = None
 ccs_px_file = None
 ccs_px_fallback = None
+ccsr_dx_file = None
+ccsr_px_file = None
 max_skip_share = {"default": 0.2}
 
 # %%
@@ -46,12 +51,11 @@ from mbrnn import cohort, plots
 from mbrnn.pipeline import goto_project_root
 
 goto_project_root()
-summary = cohort.build_cohort(
-    raw_dir, cohort_dir, label_setting=label_setting, top_k=top_k, text_norm=text_norm, split=split,
-    split_ratios=split_ratios, stratify_labels=stratify_labels, seed=split_seed, caml_splits_dir=caml_splits_dir,
-    caml_splits_download=caml_splits_download, ccs_px_file=ccs_px_file, ccs_px_fallback=ccs_px_fallback,
-    max_skip_share=max_skip_share, summary_path=f"{metrics_dir}/cohort.json", source=source, progress=False,
-)
+summary = cohort.run_stage({
+    "data": {"source": source, "raw_dir": raw_dir, "synthetic_format": synthetic_format},
+    "cohort": {k: v for k, v in globals().items() if k in cohort.CohortConfig.__dataclass_fields__},
+    "reports": {"metrics_dir": metrics_dir},
+})
 
 # %% [markdown]
 # ## The cohort at a glance
