@@ -65,8 +65,8 @@ def run_stage(params: dict, progress: bool = False) -> dict:
     """The cohort stage: ``params`` holds the stage's keys of params.yaml (``data``: source, raw_dir,
     synthetic_format; ``cohort``: the whole section; ``reports``: metrics_dir), checked once; returns the summary,
     written to ``<metrics_dir>/cohort.json``."""
-    cfg = CohortConfig.from_params(params)
     data = DataConfig.of(params.get("data", {}))
+    cfg = CohortConfig.from_params(params)
     return build_cohort(cfg, data, summary_path=Path(params["reports"]["metrics_dir"]) / "cohort.json",
                         progress=progress)
 
