@@ -211,7 +211,9 @@ def _pinned(root: Path, raw_dir: Path) -> str | None:
 
 
 def _md5s(folder: Path) -> dict[str, str]:
-    return {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir()) if p.is_file()}
+    """md5 of every file below ``folder`` by relative path (MIMIC-IV's layout has ``hosp/`` and ``note/``)."""
+    return {p.relative_to(folder).as_posix(): hashlib.md5(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def _refuse_foreign(raw_dir: Path) -> None:
