@@ -25,6 +25,7 @@ from mbrnn.pipeline import check_mimic
 from mbrnn.raw import CohortInputError
 from mbrnn.skips import CohortLossError
 
+
 SECRET = "zebracorn"  # a word in every note: no message may show it
 COLUMNS = {"hosp/diagnoses_icd": ["subject_id", "hadm_id", "seq_num", "icd_code", "icd_version"],
            "hosp/procedures_icd": ["subject_id", "hadm_id", "seq_num", "chartdate", "icd_code", "icd_version"],
@@ -351,3 +352,28 @@ def test_run_stage_takes_the_stages_params(raw, tmp_path):
     assert summary["admissions"]["total"] == 7
     with pytest.raises(ParamsError, match=r"params.yaml data: unknown key\(s\) \['sauce'\]"):
         cohort.run_stage({**params, "data": {"sauce": "x"}})
+
+
+def test_the_same_admissions_in_mimic4_layout_give_the_same_cohort(tiny_raw, tmp_path):
+    """conftest's MIMIC-III tables rewritten as MIMIC-IV ICD-9 tables (discharge summaries without ISERROR rows,
+    charttime = CHARTDATE, note_seq = ROW_ID): both readers must build the identical cohort files."""
+    def table(name):
+        return pd.read_csv(tiny_raw / f"{name}.csv.gz", dtype=str, keep_default_na=False)
+
+    n = table("NOTEEVENTS")
+    n = n[(n.CATEGORY == "Discharge summary") & (n.ISERROR != "1")]
+    root = tmp_path / "raw4"
+    write(root, "note/discharge", [dict(note_id=f"{r.SUBJECT_ID}-DS-{r.ROW_ID}", subject_id=r.SUBJECT_ID, hadm_id=r.HADM_ID,
+                                        note_type="DS", note_seq=r.ROW_ID, charttime=f"{r.CHARTDATE} 00:00:00", text=r.TEXT)
+                                   for r in n.itertuples()])
+    for old, new in (("DIAGNOSES_ICD", "hosp/diagnoses_icd"), ("PROCEDURES_ICD", "hosp/procedures_icd")):
+        write(root, new, [dict(subject_id=r.SUBJECT_ID, hadm_id=r.HADM_ID, seq_num=r.SEQ_NUM, icd_code=r.ICD9_CODE,
+                               icd_version=9, chartdate="2151-08-04") for r in table(old).itertuples()])
+    for old, new in (("D_ICD_DIAGNOSES", "hosp/d_icd_diagnoses"), ("D_ICD_PROCEDURES", "hosp/d_icd_procedures")):
+        write(root, new, [[r.ICD9_CODE, 9, r.LONG_TITLE] for r in table(old).itertuples()])
+    kw = dict(split_ratios=(0.6, 0.2, 0.2), max_skip_share={"default": 1.0})
+    cohort.build_cohort(CohortConfig(cohort_dir=str(tmp_path / "iii"), **kw), DataConfig(raw_dir=str(tiny_raw)), progress=False)
+    cohort.build_cohort(CohortConfig(cohort_dir=str(tmp_path / "iv"), **kw),
+                        DataConfig(raw_dir=str(root), synthetic_format="mimic4"), progress=False)
+    for name in ("train.parquet", "dev.parquet", "test.parquet", "icd_labels.csv", "ccs_labels.csv", "code_counts.csv"):
+        assert (tmp_path / "iii" / name).read_bytes() == (tmp_path / "iv" / name).read_bytes(), name
