@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.feather as feather
 
 SPLITS = ("train", "dev", "test")
 CAML_URL = "https://raw.githubusercontent.com/jamesmullenbach/caml-mimic/master/mimicdata/mimic3/{name}"
@@ -69,15 +71,13 @@ def read_caml_splits(splits_dir: str | Path | None, setting: str, download: bool
 
 def read_edin_splits(splits_dir: str | Path, code_system: str) -> tuple[dict[str, np.ndarray], dict]:
     """HADM_IDs of each split from Edin et al.'s file for ``code_system``, and its sizes beside the published."""
-    import pyarrow.feather as feather
-
     path = Path(splits_dir) / EDIN_FILES[code_system]
     if not path.exists():
         raise FileNotFoundError(f"{path}: Edin et al. split file not found. Download {path.name} from {EDIN_SOURCE} "
                                 "into that folder, or use cohort.split: stratified.")
     try:
         table = feather.read_table(path)
-    except Exception as e:  # pyarrow raises several types for a file that is not feather
+    except (pa.ArrowException, OSError) as e:  # a file that is not feather (pyarrow's message not shown)
         raise ValueError(f"{path}: not a readable feather file ({type(e).__name__}); expected {EDIN_FILES[code_system]} "
                          f"as published in {EDIN_SOURCE}") from None
     missing = [c for c in ("_id", "split") if c not in table.column_names]

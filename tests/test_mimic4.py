@@ -241,6 +241,9 @@ def test_edin_split_file_errors(tmp_path):
     feather.write_feather(pa.table({"_id": [1, 2], "split": ["train", "holdout"]}), tmp_path / "mimiciv_icd9_split.feather")
     with pytest.raises(ValueError, match="first: row 1, column split"):
         splits.read_edin_splits(tmp_path, "icd9")
+    (tmp_path / "mimiciv_icd9_split.feather").write_bytes(b"a CSV, say")
+    with pytest.raises(ValueError, match="mimiciv_icd9_split.feather: not a readable feather file"):
+        splits.read_edin_splits(tmp_path, "icd9")
 
 
 # --- hostile inputs -----------------------------------------------------------------------------------------------
