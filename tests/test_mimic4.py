@@ -380,3 +380,24 @@ def test_the_same_admissions_in_mimic4_layout_give_the_same_cohort(tiny_raw, tmp
                         DataConfig(raw_dir=str(root), synthetic_format="mimic4"), progress=False)
     for name in ("train.parquet", "dev.parquet", "test.parquet", "icd_labels.csv", "ccs_labels.csv", "code_counts.csv"):
         assert (tmp_path / "iii" / name).read_bytes() == (tmp_path / "iv" / name).read_bytes(), name
+
+
+def test_garbled_and_duplicated_notes_are_counted(raw, tmp_path):
+    path = raw / "note" / "discharge.csv.gz"
+    lines = gzip.decompress(path.read_bytes()).split(b"\n")
+    assert lines[-1] == b"" and lines[-2].startswith(b"7-DS-1,")  # the last note, one line
+    lines[-1:] = [lines[-2], b"9-DS-9,9,901,DS,9,2180-05-07,2180-05-07,extra,fields," + SECRET.encode(), b""]
+    # above: the last note repeated (same note_id), then a record of 10 fields, not 8
+    path.write_bytes(gzip.compress(b"\n".join(lines), mtime=0))
+    summary = build(raw, tmp_path)
+    assert summary["skipped"]["discharge_rows_garbled"] == 1
+    assert summary["skipped"]["discharge_rows_duplicated"] == 1
+    assert summary["admissions"]["total"] == 7
+
+
+def test_a_truncated_note_file_is_named(raw, tmp_path):
+    path = raw / "note" / "discharge.csv.gz"
+    path.write_bytes(path.read_bytes()[:-40])
+    with pytest.raises(CohortInputError) as e:
+        build(raw, tmp_path)
+    assert "discharge.csv.gz: the file is damaged or truncated" in _message(e)
