@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from mbrnn import cohort, data, metrics
+from mbrnn.config import CohortConfig, DataConfig
 from mbrnn.models.tfidf import TfidfLogReg
 from mbrnn.synthetic import generate
 
@@ -26,7 +27,8 @@ def run(scale: str, seed: int, C: float, max_features: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         generate(tmp / "raw", scale=scale, seed=seed, progress=False)
-        summary = cohort.build_cohort(tmp / "raw", tmp / "cohort", label_setting="top50", progress=False)
+        summary = cohort.build_cohort(CohortConfig(cohort_dir=str(tmp / "cohort"), label_setting="top50"),
+                                      DataConfig(raw_dir=str(tmp / "raw")), progress=False)
         icd, _ = data.load_label_vocab(tmp / "cohort")
         frames = {s: data.load_split(tmp / "cohort", s) for s in data.SPLITS}
     Y = {s: data.multi_hot(f["icd_codes"], icd) for s, f in frames.items()}

@@ -56,8 +56,9 @@ print(json.dumps({"seconds": time.perf_counter() - t, "peak_rss_mb": resource.ge
 COHORT = """
 import resource, sys, time, json
 from mbrnn.cohort import build_cohort
+from mbrnn.config import CohortConfig, DataConfig
 t = time.perf_counter()
-s = build_cohort(sys.argv[1], sys.argv[2], label_setting="full", progress=False)
+s = build_cohort(CohortConfig(cohort_dir=sys.argv[2], label_setting="full"), DataConfig(raw_dir=sys.argv[1]), progress=False)
 rss = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
 print(json.dumps({"seconds": time.perf_counter() - t, "peak_rss_mb": rss / 1024,
                   "admissions": s["admissions"]["total"], "labels": s["n_icd_labels"],

@@ -54,7 +54,10 @@ def undot(code: str) -> str:
 
 
 def kind_of(dotted: str) -> str:
-    """Recover the kind of a dotted label: procedures have two characters before the dot."""
+    """Recover the kind of a dotted label: ICD-9 procedures have two characters before the dot; an ICD-10-PCS
+    procedure is seven characters without a dot (no ICD-9 or ICD-10-CM label is, see :mod:`mbrnn.icd10`)."""
+    if len(dotted) == 7 and "." not in dotted:
+        return PX
     head = dotted.split(".")[0]
     if head.startswith(("V", "E")) or len(head) >= 3:
         return DX
@@ -157,8 +160,9 @@ class CCSMapper:
         return f"ICD-9-CM procedure category {num}"
 
 
-def label_table(codes: list[str], d_icd: dict[str, dict[str, str]], mapper: CCSMapper) -> pd.DataFrame:
-    """One row per dotted label: kind, description (MIMIC's D_ICD table, then CMS v32), CCS label.
+def label_table(codes: list[str], d_icd: dict[str, dict[str, str]], mapper, fallback=cms_descriptions) -> pd.DataFrame:
+    """One row per dotted label: kind, description (MIMIC's D_ICD table, then ``fallback(kind)``: CMS v32 by
+    default), CCS label(s): a mapper that gives a list (:class:`mbrnn.ccsr.CCSRMapper`) is joined by ``;``.
 
     ``d_icd`` maps kind → {undotted code: long title} as read from the D_ICD_* tables.
     """
@@ -166,6 +170,8 @@ def label_table(codes: list[str], d_icd: dict[str, dict[str, str]], mapper: CCSM
     for code in codes:
         kind = kind_of(code)
         raw = undot(code)
-        desc = d_icd.get(kind, {}).get(raw) or cms_descriptions(kind).get(raw, "")
-        rows.append({"code": code, "kind": kind, "description": desc, "ccs": mapper.map(raw, kind) or ""})
+        desc = d_icd.get(kind, {}).get(raw) or fallback(kind).get(raw, "")
+        ccs = mapper.map(raw, kind)
+        rows.append({"code": code, "kind": kind, "description": desc,
+                     "ccs": ";".join(ccs) if isinstance(ccs, list) else ccs or ""})
     return pd.DataFrame(rows, columns=["code", "kind", "description", "ccs"])

@@ -44,8 +44,10 @@ def code_system(key: str | None = None, where: str = "code_system") -> CodeSyste
 
 
 def from_summary(summary: Mapping, where: str = "cohort summary") -> CodeSystem:
-    """The code system of a cohort summary (``cohort.json`` as a dict); no ``code_system`` field means ICD-9."""
-    return code_system(summary.get("code_system"), f"{where}, field code_system")
+    """The code system of a cohort summary (``cohort.json`` as a dict: ``settings.code_system``, written by the
+    cohort stage); a summary without one (built before MIMIC-IV) means ICD-9."""
+    settings = summary.get("settings") if isinstance(summary.get("settings"), dict) else {}
+    return code_system(settings.get("code_system"), f"{where}, field settings.code_system")
 
 
 def read(summary_path: str | Path) -> CodeSystem:

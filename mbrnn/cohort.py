@@ -1,12 +1,15 @@
-"""Build the coding cohort from MIMIC-III v1.4 tables (real or synthetic): one code path for both.
+"""Build the coding cohort from MIMIC-III v1.4 or MIMIC-IV v2.2 tables (real or synthetic): one code path for all.
 
-Steps (the paper's data section, done right):
-1. discharge summaries (CATEGORY ``Discharge summary``), ISERROR rows excluded, report and addenda concatenated
-   per admission in chart order;
-2. diagnosis and procedure codes read as strings, dotted, de-duplicated per admission; both are labels;
-3. label setting ``full`` (every code) or ``top50`` (the 50 most frequent; admissions without one dropped);
-4. patient-level split; CCS categories of each admission's labels for the multitask branch;
-5. parquet per split, label vocabularies, a summary (DVC metrics).
+Steps (the paper's data section, done right), each a function below:
+1. read: discharge summaries (MIMIC-III: CATEGORY ``Discharge summary``, ISERROR rows excluded; MIMIC-IV:
+   ``note/discharge``), report and addenda concatenated per admission in chart order; diagnosis and procedure
+   codes read as strings, dotted, de-duplicated per admission, both labels (:mod:`mbrnn.code_tables`; MIMIC-IV:
+   the admissions coded in ``cohort.code_system``, :mod:`mbrnn.mimic4`);
+2. select: admissions with both a summary and codes; split (patient-level, or published lists);
+3. label: setting ``full`` (every code) or ``top50`` (the ``top_k`` most frequent; admissions without one dropped);
+4. CCS: the auxiliary task's categories of each admission's labels (ICD-9: HCUP CCS; ICD-10: HCUP CCSR,
+   :mod:`mbrnn.ccsr`; the files keep the names ``ccs_labels.csv`` and ``ccs_codes`` under both);
+5. write: parquet per split, label vocabularies, a summary (DVC metrics).
 
 Bad input never passes silently: a missing file or column, a truncated gzip or a table of the wrong type
 raises an error naming the file and the fix; garbled rows, non-UTF-8 text, empty notes, null or malformed
@@ -18,149 +21,24 @@ NOTEEVENTS is streamed by :mod:`mbrnn.noteevents`; the raw folder is found and c
 from __future__ import annotations
 
 import itertools
-import re
 import threading
-import warnings
-import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from . import code_tables, io, mimic4, splits
 from . import codes as icd
-from . import io, splits
-from .config import CohortConfig, limits as loss_limits
+from .ccsr import CCSRMapper
+from .config import CohortConfig, DataConfig, limits as loss_limits
 from .noteevents import (DISCHARGE, NoteTexts, WorkerDiedError, discharge_records,  # noqa: F401 (re-exported)
                          read_discharge_summaries, result, submit, worker_pool, _runs)
 from .raw import PHYSIONET, TABLES, CohortInputError, check_raw_dir, columns_of, gzip_error, table_path  # noqa: F401
 from .skips import DEFAULT_LIMITS, CohortLossError, Skips, check_not_empty  # noqa: F401
 
 LABEL_SETTINGS = ("full", "top50")
-
-
-def _read_table(path: Path, table: str, columns: list[str], dtype=str) -> tuple[pd.DataFrame, list[int]]:
-    """``columns`` of a raw table, found by name in any order and case (see :func:`raw.columns_of`), and the line
-    numbers of the rows the CSV reader skipped because they had more fields than the header (for counting)."""
-    names = columns_of(path, table, columns)
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", pd.errors.ParserWarning)
-            # every column read (no usecols): only then does the parser see rows with too many fields
-            df = pd.read_csv(path, header=0, names=names, index_col=False, dtype=dtype, keep_default_na=False, na_values=[""],
-                             on_bad_lines="warn", engine="c")[columns]
-    except (OSError, EOFError, zlib.error) as e:
-        raise gzip_error(path, e) from None
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as e:
-        raise CohortInputError(f"{path}: not a readable MIMIC-III table ({type(e).__name__}; row content not "
-                               f"shown); is it unmodified from {PHYSIONET}?") from None
-    if any("Length of header or names does not match" in str(w.message) for w in caught):  # the first data row
-        raise CohortInputError(f"{path}: line 2 has more fields than the header's {len(names)} columns (row "
-                               f"content not shown); is it unmodified from {PHYSIONET}?")
-    # pandas says "Skipping line N: expected X fields, saw Y" (numbers only, never the row's content)
-    bad = [int(n) for w in caught if issubclass(w.category, pd.errors.ParserWarning)
-           for n in re.findall(r"Skipping line (\d+)", str(w.message))]
-    return df, bad
-
-
-def _ids(df: pd.DataFrame, path: Path, skips: Skips, table: str) -> pd.DataFrame:
-    """Rows with integer SUBJECT_ID and HADM_ID (parsed as numbers by the CSV reader where they all are)."""
-    ids = df[["SUBJECT_ID", "HADM_ID"]].apply(lambda c: c if pd.api.types.is_numeric_dtype(c) else pd.to_numeric(c, errors="coerce"))
-    bad = ids.isna().any(axis=1) | (ids % 1 != 0).any(axis=1)
-    if len(df) and bad.mean() > 0.01:
-        first = int(np.flatnonzero(bad.to_numpy())[0]) + 2  # line numbers count the header as line 1
-        column = "SUBJECT_ID" if pd.isna(ids["SUBJECT_ID"].iloc[first - 2]) else "HADM_ID"
-        raise CohortInputError(
-            f"{path}: {int(bad.sum())} of {len(df)} rows have a non-integer SUBJECT_ID/HADM_ID (first: column "
-            f"{column}, line {first}): wrong column types — is this an unmodified MIMIC-III table?"
-        )
-    skips.add(f"{table.lower()}_rows_bad_ids", bad.sum(), of=len(df))
-    return df[~bad].assign(SUBJECT_ID=ids["SUBJECT_ID"][~bad].astype(np.int64),
-                           HADM_ID=ids["HADM_ID"][~bad].astype(np.int64))
-
-
-def read_codes(paths: dict[str, Path], skips: Skips, dictionary: dict[str, set] | None = None) -> pd.DataFrame:
-    """Diagnosis and procedure codes: columns subject_id, hadm_id, code (dotted), kind; one row per admission+code.
-
-    Codes are strings, undotted as MIMIC-III stores them or already dotted at the right place for their kind;
-    with ``dictionary`` (kind → known undotted codes) the rows whose code it lacks are counted for the limit check
-    (``<table>_unknown_codes``), with a hint when they look like the other kind or like codes that lost their
-    leading zeros."""
-    frames = []
-    for table, kind in (("DIAGNOSES_ICD", icd.DX), ("PROCEDURES_ICD", icd.PX)):
-        path, prefix = paths[table], table.lower()
-        df, bad_lines = _read_table(path, table, ["SUBJECT_ID", "HADM_ID", "ICD9_CODE"], {"ICD9_CODE": object})
-        skips.add(f"{prefix}_rows_malformed", len(bad_lines), of=len(df) + len(bad_lines))
-        if bad_lines:
-            skips.hints[f"{prefix}_rows_malformed"] = (f"{path}: rows with more fields than the header (first: line "
-                                                       f"{bad_lines[0]}); is the file unmodified?")
-        df = _ids(df, path, skips, table)
-        rows = len(df)
-        # Clean, validate and dot each distinct code once (MIMIC-III: ~900k rows, ~9k distinct codes).
-        cleaned = df["ICD9_CODE"].map({c: c.strip().upper() for c in df["ICD9_CODE"].dropna().unique()})
-        null = (cleaned.isna() | (cleaned == "")).to_numpy()
-        skips.add(f"{prefix}_null_codes", null.sum(), of=rows)
-        df, cleaned = df[~null], cleaned[~null]
-        dotted = cleaned.map({c: d for c in cleaned.unique() if (d := _dotted(c, kind))})
-        valid = dotted.notna().to_numpy()
-        skips.add(f"{prefix}_malformed_codes", (~valid).sum(), of=rows)
-        if dictionary is not None:
-            _check_dictionary(cleaned, valid, dotted, kind, dictionary, skips, f"{path}, column ICD9_CODE", prefix, rows)
-        df, dotted = df[valid], dotted[valid]
-        frames.append(pd.DataFrame({
-            "subject_id": df["SUBJECT_ID"].to_numpy(), "hadm_id": df["HADM_ID"].to_numpy(),
-            "code": pd.Series(dotted.to_numpy(), dtype=object), "kind": kind,  # objects: iterated below
-        }))
-    codes = pd.concat(frames, ignore_index=True)
-    dup = codes.duplicated(["hadm_id", "code"])
-    skips.add("duplicate_code_rows", dup.sum(), of=len(codes))
-    return codes[~dup].sort_values(["hadm_id", "code"], kind="stable").reset_index(drop=True)
-
-
-def _dotted(code: str, kind: str) -> str | None:
-    """The dotted label of an undotted code, or of one already dotted where its kind puts the dot; else None."""
-    bare = icd.undot(code)
-    if not icd.is_valid(bare, kind):
-        return None
-    dotted = icd.format_icd9(bare, kind)
-    return dotted if "." not in code or code == dotted else None
-
-
-def _check_dictionary(cleaned, valid, dotted, kind, dictionary, skips: Skips, where: str, prefix: str, rows: int):
-    """Count rows whose code is malformed or unknown to ``dictionary``; hint at the likely cause of many."""
-    other = icd.PX if kind == icd.DX else icd.DX
-    known = {c: icd.undot(c) in dictionary[kind] for c in cleaned[valid].unique()}
-    unknown = valid & ~cleaned.map(known).fillna(False).to_numpy(dtype=bool)
-    skips.checked[f"{prefix}_unknown_codes"] = int(unknown.sum())
-    skips.of[f"{prefix}_unknown_codes"] = rows
-    odd = pd.Series(cleaned[unknown | ~valid].unique())
-    as_other = int(sum(_dotted(c, other) is not None and icd.undot(c) in dictionary[other] for c in odd))
-    unpadded = int(sum(any(p + icd.undot(c) in dictionary[kind] for p in ("0", "00")) for c in odd))
-    dotted_wrong = int(sum("." in c for c in odd))
-    name = {icd.DX: "diagnosis", icd.PX: "procedure"}
-    hint = (f"{where}: of {len(odd)} distinct malformed or unknown codes, {as_other} are {name[other]} codes "
-            f"(the other table given here?), {unpadded} are known once leading zeros are restored (codes read as "
-            f"numbers?), {dotted_wrong} carry a dot where a {name[kind]} code has none.")
-    skips.hints[f"{prefix}_unknown_codes"] = skips.hints[f"{prefix}_malformed_codes"] = hint
-
-
-def _read_code_tables(paths: dict[str, Path]) -> tuple[pd.DataFrame, dict, Skips]:
-    skips = Skips()
-    descriptions = read_descriptions(paths)
-    dictionary = {kind: set(d) | set(icd.cms_descriptions(kind)) for kind, d in descriptions.items()}
-    return read_codes(paths, skips, dictionary), descriptions, skips
-
-
-def read_descriptions(paths: dict[str, Path]) -> dict[str, dict[str, str]]:
-    out = {}
-    for table, kind in (("D_ICD_DIAGNOSES", icd.DX), ("D_ICD_PROCEDURES", icd.PX)):
-        df, bad_lines = _read_table(paths[table], table, ["ICD9_CODE", "LONG_TITLE"])
-        if bad_lines:
-            raise CohortInputError(f"{paths[table]}: {len(bad_lines)} rows have more fields than the header (first: "
-                                   f"line {bad_lines[0]}); is it unmodified from {PHYSIONET}?")
-        df = df.dropna(subset=["ICD9_CODE"])
-        out[kind] = dict(zip(df["ICD9_CODE"].str.strip(), df["LONG_TITLE"].fillna("")))
-    return out
+read_codes, read_descriptions = code_tables.read_codes, code_tables.read_descriptions  # re-exported
 
 
 # --- cohort -----------------------------------------------------------------------------------------------
@@ -183,64 +61,48 @@ def _quantiles(x: np.ndarray) -> dict[str, float]:
             "p95": float(q[4]), "max": float(np.max(x)), "mean": round(float(np.mean(x)), 2)}
 
 
-def build_cohort(
-    raw_dir: str | Path,
-    out_dir: str | Path,
-    *,
-    label_setting: str = "full",
-    top_k: int = 50,
-    text_norm: str = "caml",
-    split: str = "stratified",
-    split_ratios: tuple[float, float, float] = (0.8, 0.1, 0.1),
-    stratify_labels: int = 100,
-    seed: int = 0,
-    caml_splits_dir: str | Path | None = None,
-    caml_splits_download: bool = False,
-    ccs_px_file: str | Path | None = None,
-    ccs_px_fallback: str | None = None,
-    max_skip_share: dict | None = None,
-    summary_path: str | Path | None = None,
-    source: str = "synthetic",
-    workers: int | None = None,
-    progress: bool = True,
-) -> dict:
-    """Build the cohort from ``raw_dir`` into ``out_dir`` (see docs/architecture.md); returns the summary.
+def run_stage(params: dict, progress: bool = False) -> dict:
+    """The cohort stage: ``params`` holds the stage's keys of params.yaml (``data``: source, raw_dir,
+    synthetic_format; ``cohort``: the whole section; ``reports``: metrics_dir), checked once; returns the summary,
+    written to ``<metrics_dir>/cohort.json``."""
+    data = DataConfig.of(params.get("data", {}))
+    cfg = CohortConfig.from_params(params)
+    return build_cohort(cfg, data, summary_path=Path(params["reports"]["metrics_dir"]) / "cohort.json",
+                        progress=progress)
 
-    Every parameter is validated (:class:`config.CohortConfig`) before any data is read. A cohort that is empty,
-    or that loses more than ``max_skip_share`` of a cause's input to it, is a :class:`CohortLossError`; the
-    folder ``out_dir`` is replaced in one step (:func:`io.atomic_dir`), so a failure or an interruption leaves the
+
+def build_cohort(cfg: CohortConfig, data: DataConfig, *, summary_path: str | Path | None = None,
+                 workers: int | None = None, progress: bool = True) -> dict:
+    """Build the cohort from ``data.raw_dir`` into ``cfg.cohort_dir`` (see docs/architecture.md); returns the
+    summary (written to ``summary_path``, or into the cohort folder when None).
+
+    The configs validated themselves; what depends on both is checked before any data is read. A cohort that is
+    empty, or that loses more than ``max_skip_share`` of a cause's input to it, is a :class:`CohortLossError`;
+    the folder is replaced in one step (:func:`io.atomic_dir`), so a failure or an interruption leaves the
     previous cohort as it was. ``workers`` processes normalise the text (default: every core); the result does
     not depend on it.
     """
-    cfg = CohortConfig(cohort_dir=str(out_dir), label_setting=label_setting, top_k=top_k, text_norm=text_norm,
-                       split=split, split_ratios=split_ratios, stratify_labels=stratify_labels, split_seed=seed,
-                       caml_splits_dir=None if caml_splits_dir is None else str(caml_splits_dir),
-                       caml_splits_download=caml_splits_download,
-                       ccs_px_file=None if ccs_px_file is None else str(ccs_px_file), ccs_px_fallback=ccs_px_fallback,
-                       max_skip_share=max_skip_share or DEFAULT_LIMITS, source=source)
+    cfg.check_with(data.source, data.format)
     limits = loss_limits(cfg.max_skip_share)
-    mapper = icd.CCSMapper(ccs_px_file)
-    paths = check_raw_dir(raw_dir)
+    mapper = _aux_mapper(cfg)
+    paths = check_raw_dir(data.raw_dir, data.format)
     skips = Skips()
-
-    notes, texts, code_rows, descriptions = _read_inputs(paths, cfg, skips, limits, workers, progress)
-    not_in_d_icd, unknown_codes = _codes_not_described(code_rows, descriptions)
-
-    cohort = _join_codes(notes, code_rows, skips, limits)
-    cohort["fold"] = _folds(cohort, cfg, raw_dir, skips)
-    cohort = cohort[cohort["fold"] >= 0]
+    notes, texts, code_rows, descriptions = _read_inputs(paths, cfg, data.format, skips, limits, workers, progress)
+    not_described = _codes_not_described(code_rows, descriptions, cfg.code_system)
+    cohort, split_report = _select(notes, code_rows, cfg, data, skips, limits)
     counts_all = _code_counts(cohort)
-
-    labels = select_labels(cohort["codes_all"], label_setting, top_k)
-    cohort = _restrict_to_labels(cohort, labels, label_setting, skips, limits)
-
-    label_df, ccs_df = _label_tables(cohort, labels, descriptions, mapper)
-    no_ccs = label_df.loc[label_df["ccs"] == "", "code"].tolist()
+    labels = select_labels(cohort["codes_all"], cfg.label_setting, cfg.top_k)
+    cohort = _restrict_to_labels(cohort, labels, cfg.label_setting, skips, limits)
+    label_df, ccs_df = _label_tables(cohort, labels, descriptions, mapper, cfg.code_system)
+    settings = dict(source=data.source, code_system=cfg.code_system, label_setting=cfg.label_setting,
+                    text_norm=cfg.text_norm, split=cfg.split, ccs_px_source=mapper.px_source, seed=cfg.split_seed)
+    if cfg.code_system == "icd10":
+        settings |= dict(aux_labels="ccsr", ccsr_dx_source=mapper.dx_source)
+    out_dir = Path(cfg.cohort_dir)
     with io.atomic_dir(out_dir) as tmp:
         per_split = _write(tmp, cohort, texts, label_df, ccs_df, counts_all)
-        summary = summarise(per_split, label_df, ccs_df, skips, not_in_d_icd, unknown_codes, no_ccs,
-                            dict(source=source, label_setting=label_setting, text_norm=text_norm, split=split,
-                                 ccs_px_source=mapper.px_source, seed=seed))
+        summary = summarise(per_split, label_df, ccs_df, skips, not_described, settings, cfg.code_system)
+        summary |= {"edin_split": split_report} if split_report else {}
         if summary_path is None:
             io.write_json(tmp / "cohort_summary.json", summary)
     if summary_path is not None:
@@ -248,27 +110,49 @@ def build_cohort(
     return summary
 
 
-def _read_inputs(paths: dict[str, Path], cfg: CohortConfig, skips: Skips, limits: dict, workers, progress: bool):
+def _aux_mapper(cfg: CohortConfig):
+    """The auxiliary task's mapper: CCS for ICD-9, CCSR for ICD-10."""
+    if cfg.code_system == "icd10":
+        return CCSRMapper(cfg.ccsr_dx_file, cfg.ccsr_px_file)
+    return icd.CCSMapper(cfg.ccs_px_file)
+
+
+def _read_inputs(paths: dict[str, Path], cfg: CohortConfig, layout: str, skips: Skips, limits: dict, workers,
+                 progress: bool):
     """Discharge summaries (streamed once) and the code tables, read side by side; skips checked against limits."""
-    with worker_pool(workers, paths["NOTEEVENTS"]) as pool:
-        # While NOTEEVENTS streams, a worker reads the code tables first, and a thread imports the split's library.
-        code_tables = submit(pool, _read_code_tables, paths)
+    notes_path = paths[mimic4.NOTES if layout == "mimic4" else "NOTEEVENTS"]
+    with worker_pool(workers, notes_path) as pool:
+        # While the notes stream, a worker reads the code tables first, and a thread imports the split's library.
+        if layout == "mimic4":
+            code_tables_done = submit(pool, mimic4.read_code_tables, paths, cfg.code_system)
+        else:
+            code_tables_done = submit(pool, code_tables.read_code_tables, paths)
         if pool and cfg.split == "stratified":
             threading.Thread(target=splits.load_stratifier, daemon=True).start()
-        notes, texts = read_discharge_summaries(paths["NOTEEVENTS"], skips, cfg.text_norm, pool, progress,
-                                                limits=limits)
-        code_rows, descriptions, code_skips = result(pool, code_tables)
+        read = mimic4.read_discharge if layout == "mimic4" else read_discharge_summaries
+        notes, texts = read(notes_path, skips, cfg.text_norm, pool, progress, limits=limits)
+        code_rows, descriptions, code_skips = result(pool, code_tables_done)
     skips.merge(code_skips)
     skips.check(limits)
     notes["text_row"] = np.arange(len(notes))  # the texts stay in `texts` until written
     return notes, texts, code_rows, descriptions
 
 
-def _codes_not_described(code_rows: pd.DataFrame, descriptions: dict) -> tuple[list[str], list[str]]:
-    """Codes missing from D_ICD_*, and those of them unknown to the CMS v32 dictionary too (both reported)."""
+def _codes_not_described(code_rows: pd.DataFrame, descriptions: dict, system: str) -> tuple[list[str], list[str]]:
+    """Codes missing from D_ICD_*, and those of them unknown to the release's dictionary too (both reported)."""
     distinct = code_rows[["code", "kind"]].drop_duplicates()
     not_in_d_icd = sorted(c for c, k in zip(distinct["code"], distinct["kind"]) if icd.undot(c) not in descriptions[k])
-    return not_in_d_icd, [c for c in not_in_d_icd if icd.undot(c) not in icd.cms_descriptions(icd.kind_of(c))]
+    unknown = [c for c in not_in_d_icd if icd.undot(c) not in code_tables.release_descriptions(icd.kind_of(c), system)]
+    return not_in_d_icd, unknown
+
+
+def _select(notes, code_rows, cfg: CohortConfig, data: DataConfig, skips: Skips, limits: dict):
+    """Admissions with a summary and codes, each given its split (those outside published lists dropped); and
+    the Edin et al. split's sizes (None for other splits)."""
+    cohort = _join_codes(notes, code_rows, skips, limits)
+    fold, report = _folds(cohort, cfg, data, skips)
+    cohort["fold"] = fold
+    return cohort[cohort["fold"] >= 0], report
 
 
 def _restrict_to_labels(cohort: pd.DataFrame, labels: list[str], setting: str, skips: Skips, limits: dict) -> pd.DataFrame:
@@ -304,22 +188,37 @@ def _join_codes(notes: pd.DataFrame, code_rows: pd.DataFrame, skips: Skips, limi
     return cohort[~empty].reset_index(drop=True)
 
 
-def _folds(cohort: pd.DataFrame, cfg: CohortConfig, raw_dir, skips: Skips) -> np.ndarray:
-    """0 (train), 1 (dev), 2 (test) or -1 (not in the published CAML lists) per admission."""
-    if cfg.split != "caml":
+def _folds(cohort: pd.DataFrame, cfg: CohortConfig, data: DataConfig, skips: Skips) -> tuple[np.ndarray, dict | None]:
+    """0 (train), 1 (dev), 2 (test) or -1 (not in the published lists) per admission; the Edin split's sizes."""
+    if cfg.split == "stratified":
         return splits.stratified_split(cohort["subject_id"].to_numpy(), cohort["codes_all"].tolist(),
-                                       tuple(cfg.split_ratios), cfg.split_seed, cfg.stratify_labels)
-    ids = splits.read_caml_splits(cfg.caml_splits_dir, cfg.label_setting, cfg.caml_splits_download)
-    fold = np.full(len(cohort), -1)
-    for k, name in enumerate(splits.SPLITS):
-        fold[cohort["hadm_id"].isin(ids[name]).to_numpy()] = k
-    listed = np.concatenate(list(ids.values()))
-    skips.add("caml_listed_admissions_not_in_cohort", (~np.isin(listed, cohort["hadm_id"])).sum(), of=len(listed))
-    skips.add("cohort_admissions_not_in_caml_lists", (fold < 0).sum())
-    if (fold >= 0).sum() == 0:
+                                       tuple(cfg.split_ratios), cfg.split_seed, cfg.stratify_labels), None
+    if cfg.split == "caml":
+        ids = splits.read_caml_splits(cfg.caml_splits_dir, cfg.label_setting, cfg.caml_splits_download)
+        return _listed_folds(cohort, ids, "caml", "CAML split lists", cfg.caml_splits_dir, data, skips), None
+    ids, report = splits.read_edin_splits(cfg.edin_splits_dir, cfg.code_system)
+    if data.source == "mimic4" and not report["matches_published"]:
         raise CohortInputError(
-            f"none of the admissions in {raw_dir} appear in the CAML split lists in {cfg.caml_splits_dir}: "
-            "the CAML lists only fit real MIMIC-III; use cohort.split: stratified for other data."
+            f"{cfg.edin_splits_dir}/{report['file']}: lists {report['listed']} admissions per split, but Edin et al. "
+            f"publish {report['published']}: not their file for cohort.code_system {cfg.code_system}?")
+    return _listed_folds(cohort, ids, "edin", "Edin et al. split file", cfg.edin_splits_dir, data, skips), report
+
+
+def _listed_folds(cohort: pd.DataFrame, ids: dict, name: str, what: str, where, data: DataConfig, skips: Skips):
+    """Folds from published lists of HADM_IDs per split; what they list but the cohort lacks, and the reverse,
+    counted (``<name>_listed_admissions_not_in_cohort`` limited, ``cohort_admissions_not_in_<name>_...`` not)."""
+    fold = np.full(len(cohort), -1)
+    for k, split in enumerate(splits.SPLITS):
+        fold[cohort["hadm_id"].isin(ids[split]).to_numpy()] = k
+    listed = np.concatenate(list(ids.values()))
+    skips.add(f"{name}_listed_admissions_not_in_cohort", (~np.isin(listed, cohort["hadm_id"])).sum(), of=len(listed))
+    skips.add("cohort_admissions_not_in_caml_lists" if name == "caml" else "cohort_admissions_not_in_edin_split",
+              (fold < 0).sum())
+    if (fold >= 0).sum() == 0:
+        fits = "real MIMIC-III" if name == "caml" else "real MIMIC-IV"
+        raise CohortInputError(
+            f"none of the admissions in {data.raw_dir} appear in the {what} in {where}: "
+            f"the {what} only fit {fits}; use cohort.split: stratified for other data."
         )
     return fold
 
@@ -335,15 +234,17 @@ def _code_counts(cohort: pd.DataFrame) -> pd.DataFrame:
     return counts_all
 
 
-def _label_tables(cohort: pd.DataFrame, labels: list[str], descriptions: dict, mapper) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The ICD and CCS label vocabularies with their training counts; sets ``cohort["ccs_codes"]``."""
-    label_df = icd.label_table(labels, descriptions, mapper)
-    ccs_of = dict(zip(label_df["code"], label_df["ccs"]))
-    cohort["ccs_codes"] = [sorted({ccs_of[c] for c in codes if ccs_of[c]}) for codes in cohort["icd_codes"]]
+def _label_tables(cohort: pd.DataFrame, labels: list[str], descriptions: dict, mapper,
+                  system: str = "icd9") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The ICD and CCS (ICD-10: CCSR) label vocabularies with their training counts; sets
+    ``cohort["ccs_codes"]``. A label with several categories (``;``-joined in icd_labels.csv) gets all."""
+    label_df = icd.label_table(labels, descriptions, mapper, lambda kind: code_tables.release_descriptions(kind, system))
+    ccs_of = {code: [c for c in ccs.split(";") if c] for code, ccs in zip(label_df["code"], label_df["ccs"])}
+    cohort["ccs_codes"] = [sorted({c for code in codes for c in ccs_of[code]}) for codes in cohort["icd_codes"]]
     train = cohort[cohort["fold"] == 0]
     icd_train = train["icd_codes"].explode().value_counts()
     label_df["train_count"] = label_df["code"].map(icd_train).fillna(0).astype(np.int64)
-    ccs_labels = sorted({c for c in label_df["ccs"] if c})
+    ccs_labels = sorted({c for cats in ccs_of.values() for c in cats})
     ccs_train = train["ccs_codes"].explode().value_counts()
     ccs_df = pd.DataFrame({
         "code": ccs_labels,
@@ -373,8 +274,11 @@ def _write(out_dir: Path, cohort, texts: NoteTexts, label_df, ccs_df, counts_all
     return per_split
 
 
-def summarise(per_split, label_df, ccs_df, skips, not_in_d_icd, unknown_codes, no_ccs, settings) -> dict:
-    """The cohort's vital statistics, reported as DVC metrics."""
+def summarise(per_split, label_df, ccs_df, skips, not_described, settings, system: str = "icd9") -> dict:
+    """The cohort's vital statistics, reported as DVC metrics (``not_described``: codes missing from D_ICD, and
+    those of them unknown to the release's dictionary too)."""
+    not_in_d_icd, unknown_codes = not_described
+    no_ccs = label_df.loc[label_df["ccs"] == "", "code"].tolist()
     codes = {k: set(itertools.chain.from_iterable(v["icd_codes"])) for k, v in per_split.items()}
     subjects = {k: set(v["subject_id"]) for k, v in per_split.items()}
     names = list(per_split)
@@ -395,6 +299,6 @@ def summarise(per_split, label_df, ccs_df, skips, not_in_d_icd, unknown_codes, n
         "codes_unseen_in_train": {k: len(c - codes["train"]) for k, c in codes.items() if k != "train"},
         "labels_without_ccs": {"count": len(no_ccs), "examples": no_ccs[:10]},
         "codes_missing_from_d_icd": {"count": len(not_in_d_icd), "examples": not_in_d_icd[:10]},
-        "codes_unknown_to_icd9cm_v32": {"count": len(unknown_codes), "examples": unknown_codes[:10]},
+        f"codes_unknown_to_{code_tables.RELEASE[system]}": {"count": len(unknown_codes), "examples": unknown_codes[:10]},
         "skipped": dict(sorted(skips.counts.items())),
     }

@@ -9,19 +9,26 @@ into :class:`ParamsError` too.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 from . import text
 
-SOURCES = ("synthetic", "mimic3")
+SOURCES = ("synthetic", "mimic3", "mimic4")
+FORMATS = ("mimic3", "mimic4")
 LABEL_SETTINGS = ("full", "top50")
-SPLITS = ("stratified", "caml")
-CCS_PX_FALLBACKS = (None, "icd9_two_digit")
+SPLITS = ("stratified", "caml", "edin")
+CODE_SYSTEMS = ("icd9", "icd10")
+CCS_PX_FALLBACKS = (None, "icd9_two_digit", "pcs_three_character")
+PX_FALLBACK_OF = {"icd9": "icd9_two_digit", "icd10": "pcs_three_character"}
 HCUP_PRREF = ("HCUP's '$prref 2015.csv' (Single Level CCS for ICD-9-CM procedures, in Single_Level_CCS_2015.zip "
               "from https://hcup-us.ahrq.gov/toolssoftware/ccs/ccs.jsp)")
+HCUP_PRCCSR = ("HCUP's PRCCSR CSV (e.g. PRCCSR_v2023-1.csv, CCSR for ICD-10-PCS procedures, from "
+               "https://hcup-us.ahrq.gov/toolssoftware/ccsr/prccsr.jsp)")
+HCUP_DXCCSR = ("HCUP's DXCCSR CSV (e.g. DXCCSR_v2023-1.csv, CCSR for ICD-10-CM diagnoses, from "
+               "https://hcup-us.ahrq.gov/toolssoftware/ccsr/dxccsr.jsp)")
 
 LOSS_CAUSES = {
     # cause: what its share is taken of
@@ -41,17 +48,22 @@ LOSS_CAUSES = {
     "procedures_icd_null_codes": "PROCEDURES_ICD rows",
     "procedures_icd_malformed_codes": "PROCEDURES_ICD rows",
     "procedures_icd_unknown_codes": "PROCEDURES_ICD rows",
+    "diagnoses_icd_unknown_icd_version": "diagnoses_icd rows",
+    "procedures_icd_unknown_icd_version": "procedures_icd rows",
+    "admissions_with_mixed_icd_versions": "coded admissions",
     "duplicate_code_rows": "code rows",
     "summaries_without_codes": "admissions with a discharge summary",
     "coded_admissions_without_summary": "admissions with codes",
     "summaries_empty_after_normalisation": "admissions with a summary and codes",
     "caml_listed_admissions_not_in_cohort": "admissions in the CAML lists",
+    "edin_listed_admissions_not_in_cohort": "admissions in the Edin et al. split file",
     "admissions_without_full_code": "admissions",
     "admissions_without_top50_code": "admissions",
 }
-"""Every cause that loses input, with its denominator. ``addenda_appended`` (nothing lost) and
-``cohort_admissions_not_in_caml_lists`` (a selection by design: MIMIC-III-50 lists a fifth of the admissions)
-are counted but not limited."""
+"""Every cause that loses input, with its denominator. ``addenda_appended`` (nothing lost),
+``cohort_admissions_not_in_caml_lists`` / ``cohort_admissions_not_in_edin_split`` (a selection by design:
+MIMIC-III-50 lists a fifth of the admissions) and ``admissions_coded_in_other_icd_version`` (MIMIC-IV: the
+other ``cohort.code_system``) are counted but not limited."""
 
 
 class ParamsError(ValueError):
@@ -116,24 +128,41 @@ class DataConfig:
     raw_dir: str = "data/raw"
     synthetic_scale: str | int = "demo"
     synthetic_seed: int = 0
+    synthetic_format: str = "mimic3"
 
     def __post_init__(self):
         _choice("data.source", self.source, SOURCES)
+        _choice("data.synthetic_format", self.synthetic_format, FORMATS)
         _path("data.raw_dir", self.raw_dir, optional=False)
         if self.synthetic_scale not in ("demo", "full"):
             _int("data.synthetic_scale (demo, full or a number of admissions)", self.synthetic_scale, lo=1)
         _int("data.synthetic_seed", self.synthetic_seed, lo=0)
 
+    @property
+    def format(self) -> str:
+        """The raw tables' layout: ``mimic3`` or ``mimic4`` (the real source's, or the synthetic one's)."""
+        return self.synthetic_format if self.source == "synthetic" else self.source
+
     @classmethod
     def from_params(cls, params: dict) -> DataConfig:
         return _from_section(cls, params, "data")
 
+    @classmethod
+    def of(cls, section: dict) -> DataConfig:
+        """From a stage's part of the ``data`` section (the keys it declares in dvc.yaml; the rest default)."""
+        unknown = sorted(set(section) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise ParamsError(f"params.yaml data: unknown key(s) {unknown}; known keys: {sorted(cls.__dataclass_fields__)}")
+        return cls(**section)
+
 
 @dataclass(frozen=True)
 class CohortConfig:
-    """The ``cohort`` section; ``source`` (``data.source``) decides whether the CCS fallback needs consent."""
+    """The ``cohort`` section. Settings that depend on ``data`` (which code system and CCS fallback a source
+    allows) are checked by :meth:`check_with`, which :meth:`from_params` and ``cohort.build_cohort`` call."""
 
     cohort_dir: str = "data/cohort"
+    code_system: str = "icd9"
     label_setting: str = "full"
     top_k: int = 50
     text_norm: str = "caml"
@@ -143,13 +172,16 @@ class CohortConfig:
     split_seed: int = 0
     caml_splits_dir: str | None = None
     caml_splits_download: bool = False
+    edin_splits_dir: str | None = None
     ccs_px_file: str | None = None
     ccs_px_fallback: str | None = None
+    ccsr_dx_file: str | None = None
+    ccsr_px_file: str | None = None
     max_skip_share: dict = field(default_factory=lambda: {"default": 0.2})
-    source: str = "synthetic"
 
     def __post_init__(self):
         _path("cohort.cohort_dir", self.cohort_dir, optional=False)
+        _choice("cohort.code_system", self.code_system, CODE_SYSTEMS)
         _choice("cohort.label_setting", self.label_setting, LABEL_SETTINGS)
         _int("cohort.top_k", self.top_k, lo=1)
         _choice("cohort.text_norm", self.text_norm, text.SCHEMES)
@@ -157,39 +189,65 @@ class CohortConfig:
         _ratios(self.split_ratios)
         _int("cohort.stratify_labels", self.stratify_labels, lo=1)
         _int("cohort.split_seed", self.split_seed, lo=0, hi=2**32 - 1)
+        self._check_split_files()
+        _choice("cohort.ccs_px_fallback", self.ccs_px_fallback, CCS_PX_FALLBACKS)
+        self._check_aux_files()
+        limits(self.max_skip_share)
+
+    def _check_split_files(self) -> None:
         _path("cohort.caml_splits_dir", self.caml_splits_dir)
+        _path("cohort.edin_splits_dir", self.edin_splits_dir)
         if self.split == "caml" and self.caml_splits_dir is None:
             raise ParamsError("params.yaml cohort.split is 'caml' but cohort.caml_splits_dir is null: point it at a "
                               "folder with {train,dev,test}_{full,50}_hadm_ids.csv from github.com/jamesmullenbach/"
                               "caml-mimic (mimicdata/mimic3), or use cohort.split: stratified")
+        if self.split == "edin" and self.edin_splits_dir is None:
+            raise ParamsError("params.yaml cohort.split is 'edin' but cohort.edin_splits_dir is null: point it at a "
+                              "folder with mimiciv_icd9_split.feather / mimiciv_icd10_split.feather from github.com/"
+                              "JoakimEdin/medical-coding-reproducibility (files/data), or use cohort.split: stratified")
         if not isinstance(self.caml_splits_download, bool):
             raise ParamsError(f"params.yaml cohort.caml_splits_download must be true or false, got {self.caml_splits_download!r}")
-        _choice("cohort.ccs_px_fallback", self.ccs_px_fallback, CCS_PX_FALLBACKS)
-        self._check_ccs_px_file()
-        limits(self.max_skip_share)
-        _choice("data.source", self.source, SOURCES)
 
-    def _check_ccs_px_file(self) -> None:
-        path = _path("cohort.ccs_px_file", self.ccs_px_file)
-        if path is not None and not Path(path).is_file():
-            raise ParamsError(f"params.yaml cohort.ccs_px_file: {path} not found; it should be {HCUP_PRREF}")
-        if path is None and self.source == "mimic3" and self.ccs_px_fallback is None:
+    def _check_aux_files(self) -> None:
+        """The HCUP files of the auxiliary task: each exists, and belongs to the code system chosen."""
+        files = {"ccs_px_file": (HCUP_PRREF, "icd9"), "ccsr_dx_file": (HCUP_DXCCSR, "icd10"),
+                 "ccsr_px_file": (HCUP_PRCCSR, "icd10")}
+        for key, (what, system) in files.items():
+            path = _path(f"cohort.{key}", getattr(self, key))
+            if path is not None and not Path(path).is_file():
+                raise ParamsError(f"params.yaml cohort.{key}: {path} not found; it should be {what}")
+            if path is not None and system != self.code_system:
+                raise ParamsError(f"params.yaml cohort.{key} is set but cohort.code_system is {self.code_system}: "
+                                  f"it is read only under {system}; set it to null")
+        if self.ccs_px_fallback not in (None, PX_FALLBACK_OF[self.code_system]):
+            raise ParamsError(f"params.yaml cohort.ccs_px_fallback: {self.ccs_px_fallback} is a fallback for the other "
+                              f"code system; under {self.code_system} it is {PX_FALLBACK_OF[self.code_system]} (or null)")
+
+    def check_with(self, source: str, layout: str = "mimic3") -> None:
+        """The settings that depend on ``data.source`` and the tables' layout (:attr:`DataConfig.format`)."""
+        if layout == "mimic3" and self.code_system != "icd9":
+            raise ParamsError(f"params.yaml cohort.code_system is {self.code_system}, but MIMIC-III tables hold ICD-9 "
+                              "codes only; use icd9, or data.source: mimic4 (data.synthetic_format: mimic4)")
+        if source == "synthetic" or self.ccs_px_fallback is not None:
+            return
+        if self.code_system == "icd9" and self.ccs_px_file is None:
             raise ParamsError(
-                f"params.yaml cohort.ccs_px_file is null while data.source is mimic3: the paper maps procedures to "
+                f"params.yaml cohort.ccs_px_file is null while data.source is {source}: the paper maps procedures to "
                 f"CCS categories with {HCUP_PRREF}. Download it and set cohort.ccs_px_file to its path, or set "
                 "cohort.ccs_px_fallback: icd9_two_digit to use the coarser ICD-9-CM two-digit procedure category")
+        if self.code_system == "icd10" and self.ccsr_px_file is None:
+            raise ParamsError(
+                f"params.yaml cohort.ccsr_px_file is null while data.source is {source}: procedures map to CCSR "
+                f"categories with {HCUP_PRCCSR}. Download it and set cohort.ccsr_px_file to its path, or set "
+                "cohort.ccs_px_fallback: pcs_three_character to use the first three characters of the PCS code")
 
     @classmethod
     def from_params(cls, params: dict) -> CohortConfig:
-        source = params.get("data", {}).get("source", "synthetic")
-        return _from_section(cls, params, "cohort", source=source)
-
-    def build_kwargs(self) -> dict:
-        """Keyword arguments of :func:`mbrnn.cohort.build_cohort` (``split_seed`` is its ``seed``)."""
-        kw = asdict(self)
-        kw["seed"] = kw.pop("split_seed")
-        kw.pop("cohort_dir")
-        return kw
+        cfg = _from_section(cls, params, "cohort")
+        data = params.get("data") if isinstance(params.get("data"), dict) else {}
+        source = data.get("source", "synthetic")
+        cfg.check_with(source, data.get("synthetic_format", "mimic3") if source == "synthetic" else source)
+        return cfg
 
 
 def _ratios(value) -> tuple[float, float, float]:

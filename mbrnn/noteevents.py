@@ -9,14 +9,11 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
-import queue
 import signal
-import threading
 import time
 import zlib
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -29,6 +26,7 @@ from tqdm.auto import tqdm
 
 from . import schema, text
 from .raw import PHYSIONET, CohortInputError, columns_of, gzip_error
+from .notetexts import NoteTexts, read_ahead as _read_ahead
 from .skips import DEFAULT_LIMITS, Skips, check_not_empty
 
 DISCHARGE = schema.DISCHARGE
@@ -121,6 +119,13 @@ def read_discharge_summaries(path: Path, skips: Skips, text_norm: str = "caml", 
     """
     names = columns_of(path, "NOTEEVENTS", NOTE_COLUMNS)
     results = _stream_notes(path, names, skips, text_norm, pool, progress, block_size)
+    return assemble(results, skips, path, text_norm, pool, progress, limits)
+
+
+def assemble(results: list, skips: Skips, path: Path, text_norm: str, pool, progress: bool,
+             limits: dict | None) -> tuple[pd.DataFrame, NoteTexts]:
+    """Admissions from the prepared blocks (:func:`_prepare_rows`'s results, whichever release they were read
+    from): an admission's notes in chart order (date, time, row), joined; see :func:`read_discharge_summaries`."""
     notes = _note_rows(results, skips, path, limits or DEFAULT_LIMITS)
     # Chart order: date, then time (MIMIC leaves it empty for discharge summaries), then ROW_ID.
     notes = notes.sort_values(["HADM_ID", "CHARTDATE", "CHARTTIME", "ROW_ID"], na_position="first", kind="stable")
@@ -238,49 +243,6 @@ def _parsed_discharge_rows(path: Path, names: list[str], block_size: int):
         garbled[0] = 0
 
 
-@dataclass
-class NoteTexts:
-    """Texts of admissions, kept as the UTF-8 pieces the workers sent back (a Python string per note would cost
-    seconds at MIMIC scale): admission i is pieces ``bounds[i]:bounds[i + 1]``, piece j being
-    ``blobs[block[j]][start[j]:start[j] + length[j]]``."""
-
-    blobs: list[bytes]
-    block: np.ndarray
-    start: np.ndarray
-    length: np.ndarray
-    bounds: np.ndarray
-
-    @classmethod
-    def of(cls, texts: list[bytes]) -> NoteTexts:
-        """One piece per admission."""
-        length = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
-        start = np.r_[0, np.cumsum(length)][:-1]
-        return cls([b"".join(texts)], np.zeros(len(texts), dtype=np.int64), start, length, np.arange(len(texts) + 1))
-
-    def pieces(self, rows, skip_empty: bool = True):
-        """For each admission in ``rows``, its pieces as memoryviews, in chart order."""
-        views = [memoryview(b) for b in self.blobs]
-        for r in rows:
-            yield [views[self.block[j]][self.start[j]:self.start[j] + self.length[j]]
-                   for j in range(self.bounds[r], self.bounds[r + 1]) if self.length[j] or not skip_empty]
-
-    def column(self, rows) -> pd.Series:
-        """Texts of admissions ``rows`` (their pieces joined by spaces) as pandas' arrow-backed ``str`` column,
-        built in one numpy buffer: pyarrow's own conversion grows its buffer in small pages, and first touching half
-        a gigabyte of them costs seconds on some virtual machines, while numpy asks Linux for huge pages."""
-        pieces = list(self.pieces(rows))
-        lengths = np.array([sum(map(len, p)) + max(len(p) - 1, 0) for p in pieces], dtype=np.int64)
-        offsets = np.r_[0, np.cumsum(lengths)]
-        data = np.full(offsets[-1], ord(" "), dtype=np.uint8)
-        for at, admission in zip(offsets, pieces):
-            for piece in admission:
-                data[at:at + len(piece)] = np.frombuffer(piece, dtype=np.uint8)
-                at += len(piece) + 1
-        kind, width = (pa.string(), np.int32) if offsets[-1] < 2**31 else (pa.large_string(), np.int64)
-        buffers = [None, pa.py_buffer(offsets.astype(width)), pa.py_buffer(data)]
-        return pa.Array.from_buffers(kind, len(pieces), buffers).to_pandas()
-
-
 def discharge_records(chunks, path: Path | str = "NOTEEVENTS"):
     """Blocks of whole NOTEEVENTS records (the header line first) whose CATEGORY field is a discharge summary.
 
@@ -324,40 +286,6 @@ def discharge_records(chunks, path: Path | str = "NOTEEVENTS"):
             yield header + b"".join(records)
         offset += keep
         buf = buf[keep:]
-
-
-@contextlib.contextmanager
-def _read_ahead(stream, size: int, depth: int = 2):
-    """Iterator over ``stream.read(size)`` chunks, read by a background thread: pyarrow decompresses without the
-    GIL, so decompressing the next chunk overlaps with handling this one."""
-    chunks, stop = queue.Queue(maxsize=depth), threading.Event()
-
-    def put(item) -> None:
-        while not stop.is_set():
-            with contextlib.suppress(queue.Full):
-                return chunks.put(item, timeout=0.1)
-
-    def produce() -> None:
-        try:
-            while chunk := stream.read(size):
-                put(chunk)
-            put(None)
-        except BaseException as e:  # handed over to the consumer
-            put(e)
-
-    def consume():
-        while (item := chunks.get()) is not None:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-
-    thread = threading.Thread(target=produce, daemon=True)
-    thread.start()
-    try:
-        yield consume()
-    finally:
-        stop.set()
-        thread.join()
 
 
 def _record_end(buf: bytes, i: int) -> int:

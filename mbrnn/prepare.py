@@ -21,17 +21,17 @@ SYNTHETIC_MANIFEST = ".{name}.synthetic.json"
 
 
 def prepare_data(params: dict, root: Path) -> str:
-    """Generate (``synthetic``) or check (``mimic3``) the raw tables; returns what was found or done."""
+    """Generate (``synthetic``) or check (``mimic3``, ``mimic4``) the raw tables; returns what was found or done."""
     data = DataConfig.from_params(params)
     CohortConfig.from_params(params)  # every cohort setting checked before any data is touched
     raw_dir = root / data.raw_dir
-    if data.source == "mimic3":
-        return check_mimic(raw_dir, data.raw_dir)
+    if data.source != "synthetic":
+        return check_mimic(raw_dir, data.raw_dir, data.source)
     pinned = _pinned(root, raw_dir)
     if pinned and raw_dir.is_dir() and raw.dvc_dir_md5(raw_dir) == pinned:
         return f"{raw_dir} matches the hash pinned in data.dvc; nothing to generate."
     _refuse_foreign(raw_dir)
-    generate(raw_dir, scale=data.synthetic_scale, seed=data.synthetic_seed)
+    generate(raw_dir, scale=data.synthetic_scale, seed=data.synthetic_seed, format=data.synthetic_format)
     io.write_json(raw_dir.parent / SYNTHETIC_MANIFEST.format(name=raw_dir.name), _md5s(raw_dir))
     if not pinned:
         return f"generated the synthetic cohort in {raw_dir} (no data.dvc pins {data.raw_dir})."
@@ -41,18 +41,21 @@ def prepare_data(params: dict, root: Path) -> str:
     return f"generated the synthetic cohort in {raw_dir}; it matches the hash pinned in data.dvc."
 
 
-def check_mimic(raw_dir: Path, name: str) -> str:
-    """Read every MIMIC-III table the cohort needs once, whole, and report what was found."""
-    lines = []
-    for table in raw.TABLES:
-        found = raw.scan_table(raw.table_path(raw_dir, table), table)
+def check_mimic(raw_dir: Path, name: str, source: str = "mimic3") -> str:
+    """Read every MIMIC-III (or MIMIC-IV, ``source`` mimic4) table the cohort needs once, whole, and report what
+    was found."""
+    lines, release = [], "MIMIC-IV v2.2" if source == "mimic4" else "MIMIC-III v1.4"
+    for table in (raw.TABLES_IV if source == "mimic4" else raw.TABLES):
+        path = raw.table_path(raw_dir, table)
+        found = raw.scan_table(path, table)
         if not found["rows"]:
-            raise raw.CohortInputError(f"{raw_dir / found['file']}: holds a header but no rows.")
+            raise raw.CohortInputError(f"{path}: holds a header but no rows.")
         order = "" if found["columns_in_mimic_order"] else ", columns reordered (found by name)"
         bad = f", {found['unparsable_rows']:,} unparsable rows" if found["unparsable_rows"] else ""
-        lines.append(f"  {found['file']}: {found['rows']:,} rows (MIMIC-III v1.4: {found['mimic_iii_v1_4_rows']:,}), "
-                     f"gzip and header OK{order}{bad}")
-    return (f"MIMIC-III tables checked in {raw_dir}:\n" + "\n".join(lines) +
+        known = found["mimic_iii_v1_4_rows"]
+        release_rows = f" (MIMIC-III v1.4: {known:,})" if known else ""
+        lines.append(f"  {path.relative_to(raw_dir)}: {found['rows']:,} rows{release_rows}, gzip and header OK{order}{bad}")
+    return (f"{release} tables checked in {raw_dir}:\n" + "\n".join(lines) +
             f"\nRecord them with `dvc add {name}` if you have not.")
 
 
@@ -65,7 +68,9 @@ def _pinned(root: Path, raw_dir: Path) -> str | None:
 
 
 def _md5s(folder: Path) -> dict[str, str]:
-    return {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir()) if p.is_file()}
+    """md5 of every file below ``folder`` by relative path (MIMIC-IV's layout has ``hosp/`` and ``note/``)."""
+    return {p.relative_to(folder).as_posix(): hashlib.md5(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def _refuse_foreign(raw_dir: Path) -> None:

@@ -3,6 +3,11 @@
 ``caml``
     the published Mullenbach et al. (2018) lists ``{train,dev,test}_{full,50}_hadm_ids.csv`` (one HADM_ID a
     line), read from a folder the user supplies, or downloaded into it when ``download`` is on.
+``edin``
+    the published Edin et al. (2023) MIMIC-IV splits, one file per code system in their format
+    (``mimiciv_icd9_split.feather``, ``mimiciv_icd10_split.feather``: columns ``_id`` (HADM_ID) and ``split``
+    (``train``/``val``/``test``)), read from a folder the user supplies. Their sizes are checked against the
+    published ones (:data:`EDIN_PUBLISHED`) and reported.
 ``stratified``
     patient-level iterative multi-label stratification (Sechidis et al. 2011, via ``iterative-stratification``):
     every admission of a patient lands in the same split, and label proportions are balanced across splits.
@@ -15,9 +20,17 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.feather as feather
 
 SPLITS = ("train", "dev", "test")
 CAML_URL = "https://raw.githubusercontent.com/jamesmullenbach/caml-mimic/master/mimicdata/mimic3/{name}"
+EDIN_SOURCE = "github.com/JoakimEdin/medical-coding-reproducibility (files/data/mimiciv_icd9, files/data/mimiciv_icd10)"
+EDIN_FILES = {"icd9": "mimiciv_icd9_split.feather", "icd10": "mimiciv_icd10_split.feather"}
+EDIN_PUBLISHED = {"icd9": {"train": 154_542, "dev": 21_980, "test": 32_804},
+                  "icd10": {"train": 89_099, "dev": 13_378, "test": 19_802}}
+"""Admissions per split in the files Edin et al. publish (counted from them; their ``val`` is our ``dev``)."""
+EDIN_NAMES = {"train": "train", "val": "dev", "test": "test"}
 
 
 def caml_filename(split: str, setting: str) -> str:
@@ -54,6 +67,36 @@ def read_caml_splits(splits_dir: str | Path | None, setting: str, download: bool
             raise ValueError(f"{path}: {int(bad.sum())} lines are not HADM_IDs (first: entry {first}; content not shown).")
         out[split] = ids.astype(np.int64).to_numpy()
     return out
+
+
+def read_edin_splits(splits_dir: str | Path, code_system: str) -> tuple[dict[str, np.ndarray], dict]:
+    """HADM_IDs of each split from Edin et al.'s file for ``code_system``, and its sizes beside the published."""
+    path = Path(splits_dir) / EDIN_FILES[code_system]
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: Edin et al. split file not found. Download {path.name} from {EDIN_SOURCE} "
+                                "into that folder, or use cohort.split: stratified.")
+    try:
+        table = feather.read_table(path)
+    except (pa.ArrowException, OSError) as e:  # a file that is not feather (pyarrow's message not shown)
+        raise ValueError(f"{path}: not a readable feather file ({type(e).__name__}); expected {EDIN_FILES[code_system]} "
+                         f"as published in {EDIN_SOURCE}") from None
+    missing = [c for c in ("_id", "split") if c not in table.column_names]
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {missing}; found {table.column_names} (expected _id and split)")
+    df = table.select(["_id", "split"]).to_pandas()
+    ids = pd.to_numeric(df["_id"], errors="coerce")
+    bad = ids.isna().to_numpy() | ~df["split"].isin(list(EDIN_NAMES)).to_numpy()
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        column = "_id" if pd.isna(ids.iloc[first]) else "split"
+        raise ValueError(f"{path}: {int(bad.sum())} rows are not (HADM_ID, train/val/test) (first: row {first}, "
+                         f"column {column}; content not shown).")
+    if ids.duplicated().any():
+        raise ValueError(f"{path}, column _id: {int(ids.duplicated().sum())} HADM_IDs are listed more than once.")
+    out = {EDIN_NAMES[k]: ids[df["split"] == k].astype(np.int64).to_numpy() for k in EDIN_NAMES}
+    sizes = {name: int(len(out[name])) for name in SPLITS}
+    return out, {"file": path.name, "listed": sizes, "published": EDIN_PUBLISHED[code_system],
+                 "matches_published": sizes == EDIN_PUBLISHED[code_system]}
 
 
 def load_stratifier():

@@ -14,11 +14,11 @@
 # %% [markdown]
 # # 1. Cohort
 #
-# Discharge summaries of MIMIC-III v1.4 (or the embedded synthetic cohort in the same format) are joined with
-# the admission's ICD-9 diagnosis and procedure codes. Report and addenda are concatenated in chart order,
-# rows marked ISERROR are excluded, codes are dotted as strings (procedure codes keep their leading zeros) and
-# de-duplicated, and each code is mapped to its HCUP CCS category for the auxiliary task. Patients never
-# cross splits.
+# Discharge summaries of MIMIC-III v1.4 or MIMIC-IV (or the embedded synthetic cohort in either format) are joined
+# with the admission's ICD-9 or ICD-10 diagnosis and procedure codes (`cohort.code_system`). Report and addenda are
+# concatenated in chart order, rows marked ISERROR are excluded, codes are dotted as strings (ICD-9 procedure codes
+# keep their leading zeros) and de-duplicated, and each code is mapped to its coarse category for the auxiliary
+# task: HCUP CCS for ICD-9, CCSR for ICD-10. Patients never cross splits.
 
 # %% tags=["parameters"]
 params = None  # this stage's keys of params.yaml (dvc.yaml `params:`), injected by DVC; None: read from params.yaml
@@ -26,15 +26,13 @@ params = None  # this stage's keys of params.yaml (dvc.yaml `params:`), injected
 # %%
 import pandas as pd
 
-from mbrnn import cohort, plots
-from mbrnn.config import CohortConfig, DataConfig
+from mbrnn import codesystem, cohort, plots
 from mbrnn.runner import goto_project_root, stage_params
 
 goto_project_root()
 params = stage_params("cohort", params)
-data, cfg, reports = DataConfig.from_params(params), CohortConfig.from_params(params), params["reports"]
-summary = cohort.build_cohort(data.raw_dir, cfg.cohort_dir, **cfg.build_kwargs(), progress=False,
-                              summary_path=f"{reports['metrics_dir']}/cohort.json")
+summary = cohort.run_stage(params)
+system, figures_dir = codesystem.from_summary(summary), params["reports"]["figures_dir"]
 
 # %% [markdown]
 # ## The cohort at a glance
@@ -57,9 +55,9 @@ pd.Series(summary["skipped"], name="rows").to_frame()
 # while most codes are rare, the imbalance the balanced (focal) loss of MBRNN is meant to address.
 
 # %%
-counts = pd.read_csv(f"{cfg.cohort_dir}/code_counts.csv", dtype={"code": str})  # every code, not only the labels
-fig = plots.plot_code_frequency(counts.set_index("code")["train_count"])
-plots.show(plots.save_figure(fig, reports["figures_dir"], "code_frequency")["png"], plots.CAPTIONS["code_frequency"])
+counts = pd.read_csv(f"{params['cohort']['cohort_dir']}/code_counts.csv", dtype={"code": str})  # every code, not only the labels
+fig = plots.plot_code_frequency(counts.set_index("code")["train_count"], system=system)
+plots.show(plots.save_figure(fig, figures_dir, "code_frequency")["png"], plots.caption("code_frequency", system))
 
 # %% [markdown]
 # The patient overlap between splits is **0** by construction; codes seen in dev/test but never in training are

@@ -41,7 +41,7 @@ metrics = train.run(name, params["models"][name], train_cfg, paths["cohort_dir"]
                     f"{paths['curves_dir']}/{name}.csv", progress=False, state_root=paths["state_dir"])
 
 # %% [markdown]
-# ## ICD-9 results
+# ## ICD results
 # Dev and test at threshold 0.5, and test at the threshold tuned on dev.
 
 # %%
@@ -50,8 +50,8 @@ table = pd.DataFrame({split: {k: 100 * v[k] for k in keys} for split, v in metri
 table
 
 # %% [markdown]
-# For the multitask models the CCS branch is scored too: it is the easier, coarser task that regularises the
-# shared encoder.
+# For the multitask models the auxiliary (CCS or CCSR) branch is scored too: it is the easier, coarser task that
+# regularises the shared encoder.
 
 # %%
 if "ccs" in metrics:

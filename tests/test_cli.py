@@ -58,7 +58,7 @@ def test_prepare_data_checks_mimic_tables_and_names_a_missing_one(tiny_raw, tmp_
 
 
 def test_prepare_data_rejects_an_unknown_source(tmp_path):
-    r = prepare_data(tmp_path, source="mimic4", raw_dir="data/raw")
+    r = prepare_data(tmp_path, source="mimic5", raw_dir="data/raw")
     assert r.returncode != 0
-    assert "data.source" in r.stderr and "mimic4" in r.stderr
+    assert "data.source" in r.stderr and "mimic5" in r.stderr
     assert not (tmp_path / "data").exists()

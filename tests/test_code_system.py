@@ -57,14 +57,14 @@ def icd10_set(seed: int = 0):
 # ---------------------------------------------------------------- the description object
 
 def test_code_system_comes_from_the_cohort_summary(tmp_path):
-    assert codesystem.from_summary({}) is ICD9  # today's cohort.json has no field: ICD-9
-    assert codesystem.from_summary({"code_system": "icd9"}) is ICD9
-    got = codesystem.from_summary({"code_system": "icd10"})
+    assert codesystem.from_summary({"settings": {}}) is ICD9  # a cohort.json from before MIMIC-IV: ICD-9
+    assert codesystem.from_summary({"settings": {"code_system": "icd9"}}) is ICD9
+    got = codesystem.from_summary({"settings": {"code_system": "icd10"}})
     assert (got.name, got.aux, got.dx, got.px) == ("ICD-10", "CCSR", "ICD-10-CM", "ICD-10-PCS")
     assert (ICD9.name, ICD9.aux) == ("ICD-9", "CCS")
     path = tmp_path / "cohort.json"
-    path.write_text(json.dumps({"code_system": "icd11"}))
-    with pytest.raises(ValueError, match=r"cohort\.json, field code_system: unknown code system 'icd11'"):
+    path.write_text(json.dumps({"settings": {"code_system": "icd11"}}))
+    with pytest.raises(ValueError, match=r"cohort\.json, field settings\.code_system: unknown code system 'icd11'"):
         codesystem.read(path)
     with pytest.raises(FileNotFoundError, match="cohort stage"):
         codesystem.read(tmp_path / "missing.json")
@@ -192,7 +192,7 @@ def write_icd10_project(tmp: Path) -> dict:
     split.to_parquet(tmp / "cohort" / "test.parquet")
     pd.DataFrame({"code": TRAIN_COUNTS.index, "kind": [KIND.get(c, "dx") for c in TRAIN_COUNTS.index],
                   "train_count": TRAIN_COUNTS.to_numpy()}).to_csv(tmp / "cohort" / "icd_labels.csv", index=False)
-    write_json(tmp / "reports" / "metrics" / "cohort.json", {"code_system": "icd10"})
+    write_json(tmp / "reports" / "metrics" / "cohort.json", {"settings": {"code_system": "icd10"}})
     curve = pd.DataFrame({"epoch": [1, 2, 3], "train_loss": [0.3, 0.2, 0.1], "dev_micro_f1": [0.1, 0.2, 0.2],
                           "dev_macro_f1": [0.0, 0.1, 0.1]})
     for m, p in preds.items():

@@ -10,12 +10,15 @@ import pytest
 from conftest import code, note, write_raw, write_table
 from mbrnn import cohort, noteevents
 from mbrnn.cohort import TABLES, CohortInputError
+from mbrnn.config import CohortConfig, DataConfig
 
 
 def build(raw, tmp_path, **kw):
     kw.setdefault("split_ratios", (0.6, 0.2, 0.2))
     kw.setdefault("max_skip_share", {"default": 1.0})  # the tiny tables lose much by design; limits: test_hostile
-    return cohort.build_cohort(raw, tmp_path / "cohort", progress=False, **kw)
+    workers = kw.pop("workers", None)
+    return cohort.build_cohort(CohortConfig(cohort_dir=str(tmp_path / "cohort"), **kw), DataConfig(raw_dir=str(raw)),
+                               workers=workers, progress=False)
 
 
 def load_all(tmp_path):

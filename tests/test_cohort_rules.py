@@ -9,6 +9,7 @@ import pytest
 
 from conftest import code, note, write_raw
 from mbrnn import cohort, io
+from mbrnn.config import CohortConfig, DataConfig
 
 SPLITS = ("train", "dev", "test")
 
@@ -16,7 +17,7 @@ SPLITS = ("train", "dev", "test")
 def build(raw, out, **kw):
     """The one call of the cohort builder in this module (adapt here if its signature changes)."""
     kw.setdefault("split_ratios", (0.6, 0.2, 0.2))
-    return cohort.build_cohort(raw, out, progress=False, **kw)
+    return cohort.build_cohort(CohortConfig(cohort_dir=str(out), **kw), DataConfig(raw_dir=str(raw)), progress=False)
 
 
 def load_all(out) -> pd.DataFrame:

@@ -20,6 +20,7 @@ import pytest
 from conftest import write_table
 from mbrnn import cohort, io, noteevents
 from mbrnn.cohort import TABLES, CohortInputError, CohortLossError, WorkerDiedError
+from mbrnn.config import CohortConfig, DataConfig
 
 SENTINEL = "sentinelzq8hostile"
 SPLITS = ("train", "dev", "test")
@@ -46,7 +47,10 @@ def _lines(raw_dir, table) -> list[bytes]:
 def build(raw_dir, out, **kw):
     kw.setdefault("split_ratios", (0.6, 0.2, 0.2))
     kw.setdefault("max_skip_share", {"default": 0.2})
-    return cohort.build_cohort(raw_dir, out, progress=False, summary_path=out.parent / "summary.json", **kw)
+    workers, source = kw.pop("workers", None), kw.pop("source", "synthetic")
+    kw["split_seed"] = kw.pop("seed", 0)
+    return cohort.build_cohort(CohortConfig(cohort_dir=str(out), **kw), DataConfig(source=source, raw_dir=str(raw_dir)),
+                               workers=workers, progress=False, summary_path=out.parent / "summary.json")
 
 
 def snapshot(folder):

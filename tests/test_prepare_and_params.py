@@ -45,7 +45,7 @@ def test_missing_section_is_clear(tmp_path):
 
 
 @pytest.mark.parametrize("section,key,value", [
-    ("data", "source", "mimic4"), ("data", "synthetic_seed", -1), ("data", "synthetic_scale", "huge"),
+    ("data", "source", "mimic5"), ("data", "synthetic_seed", -1), ("data", "synthetic_scale", "huge"),
     ("cohort", "top_k", 10.5), ("cohort", "split_ratios", [1, 0, 0]), ("cohort", "split_seed", "x"),
 ])
 def test_main_reports_bad_params_naming_the_key(section, key, value, tmp_path, monkeypatch, capsys):

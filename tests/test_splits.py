@@ -3,13 +3,15 @@ import pandas as pd
 import pytest
 
 from mbrnn import cohort, splits, synthetic
+from mbrnn.config import CohortConfig, DataConfig
 
 
 @pytest.fixture(scope="module")
 def synthetic_cohort(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("splits")
     synthetic.generate(tmp / "raw", scale=400, seed=2, progress=False)
-    summary = cohort.build_cohort(tmp / "raw", tmp / "cohort", label_setting="top50", progress=False)
+    summary = cohort.build_cohort(CohortConfig(cohort_dir=str(tmp / "cohort"), label_setting="top50"),
+                                  DataConfig(raw_dir=str(tmp / "raw")), progress=False)
     frames = {s: pd.read_parquet(tmp / "cohort" / f"{s}.parquet") for s in splits.SPLITS}
     return summary, frames, pd.read_csv(tmp / "cohort" / "icd_labels.csv", dtype={"code": str})
 
