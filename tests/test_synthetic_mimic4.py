@@ -173,7 +173,7 @@ def test_icd10_summaries_carry_noisy_evidence_of_codes(tables):
     assert 900 < tokens.median() < 2_400  # the MIMIC-III format's lengths
 
 
-# --- scales, the CLI ---------------------------------------------------------------------------------------------------
+# --- scales, the CLI -----------------------------------------------------------------------------------------------
 
 def test_scales_and_format_errors(tmp_path):
     demo = config4.resolve_scale4("demo")
@@ -185,6 +185,8 @@ def test_scales_and_format_errors(tmp_path):
         config4.resolve_scale4("huge")
     with pytest.raises(ValueError, match="synthetic format"):
         S.generate(tmp_path, scale=20, format="mimic5", progress=False)
+    with pytest.raises(ValueError, match="Mimic4Config"):
+        S.generate(tmp_path, scale=20, format="mimic4", config=S.SyntheticConfig(), progress=False)
     assert list(tmp_path.iterdir()) == []
 
 

@@ -48,7 +48,8 @@ SYNONYMS10 = {**{c: SYNONYMS[icd9] for c, icd9 in _SAME_AS_ICD9.items()}, **{c: 
 
 # MIMIC-IV discharge summaries: every de-identified span is three underscores, lines end in a space
 PLACEHOLDER = "___"
-HEADER = (" \nName:  ___                     Unit No:   ___\n \nAdmission Date:  ___              Discharge Date:   ___\n"
+HEADER = (" \nName:  ___                     Unit No:   ___\n"
+          " \nAdmission Date:  ___              Discharge Date:   ___\n"
           " \nDate of Birth:  ___             Sex:   {sex}\n \nService: {service}\n \n")
 PREADMISSION = "The Preadmission Medication list is accurate and complete.\n"
 SALUTATION = {"M": "Dear Mr. ___,", "F": "Dear Ms. ___,"}

@@ -103,6 +103,9 @@ def generate(out_dir: str | Path, scale: str | int | Scale = "demo", seed: int =
         raise ValueError(f"unknown synthetic format {format!r}: use one of {list(FORMATS)} "
                          "(params.yaml: data.synthetic_format)")
     seed = _check_seed(seed)
+    expected = Mimic4Config if format == "mimic4" else SyntheticConfig
+    if config is not None and not isinstance(config, expected):
+        raise ValueError(f"synthetic format {format!r} takes a {expected.__name__}, got {type(config).__name__}")
     if format == "mimic4":
         return generate4(out_dir, scale, seed, progress, config)
     cfg = config or SyntheticConfig()
