@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from mbrnn import synthetic as S
-from mbrnn.synthetic import config4
+from mbrnn.synthetic import config4, writer4
 
 N_ADM, SEED = 150, 3
 # MIMIC-IV v2.2 columns, written out here independently of the generator
@@ -73,6 +73,16 @@ PINNED = {"hosp/diagnoses_icd": "cff1046a0e203dc5", "hosp/procedures_icd": "bbe6
 
 def test_output_is_pinned(raw):
     assert {name: hashlib.sha256(text_of(raw, name).encode("utf-8")).hexdigest()[:16] for name in LAYOUT} == PINNED
+
+
+def test_a_failure_leaves_no_partial_file(tmp_path, monkeypatch):
+    def boom(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(writer4, "discharge_summary4", boom)  # fails inside the first chunk
+    with pytest.raises(RuntimeError):
+        S.generate(tmp_path, scale=20, seed=0, progress=False, format="mimic4")
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
 
 
 def test_layout_is_mimic_iv_exactly(raw):
