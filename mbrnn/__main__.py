@@ -4,8 +4,9 @@
     executes stage NAME of ``dvc.yaml`` (e.g. ``cohort``, ``train@mbrnn``): its notebook with the keys of
     ``params.yaml`` the stage declares (see :mod:`mbrnn.runner`). With ``train.gpus: N`` > 1 a train stage runs as N
     DistributedDataParallel processes under ``torch.distributed.run`` (torchrun), one per GPU.
-``python -m mbrnn prepare-data``
-    makes ``data/raw`` ready for ``dvc repro`` (see :mod:`mbrnn.prepare`).
+``python -m mbrnn prepare-data [OVERLAY]``
+    makes ``data/raw`` ready for ``dvc repro`` (see :mod:`mbrnn.prepare`); with an overlay, the raw folder that
+    overlay's experiment reads (e.g. ``configs/mimic4-demo.yaml``: the MIMIC-IV demo in ``data/raw-mimic4``).
 ``python -m mbrnn exp OVERLAY [-n NAME] [--dry-run] [-- DVC_ARGS...]``
     runs a parameter overlay (``configs/*.yaml``, see :mod:`mbrnn.overlays`) as a DVC experiment: prints the
     ``dvc exp run -S key=value ...`` command it stands for and runs it (``--dry-run``: print only).
@@ -29,7 +30,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("stage", help="execute one stage of dvc.yaml (its notebook, with its params)")
     s.add_argument("name", help="stage name, e.g. cohort or train@mbrnn")
-    sub.add_parser("prepare-data", help="generate or check data/raw according to params.yaml")
+    p = sub.add_parser("prepare-data", help="generate or check data/raw according to params.yaml")
+    p.add_argument("overlay", nargs="?", help="prepare for this overlay instead (e.g. configs/mimic4-demo.yaml)")
     e = sub.add_parser("exp", help="run a params overlay (configs/*.yaml) as `dvc exp run -S ...`")
     e.add_argument("overlay", help="overlay file, e.g. configs/paper-full.yaml")
     e.add_argument("-n", "--name", help="experiment name (dvc exp run -n)")
@@ -73,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.cmd == "exp":
             return overlays.run_experiment(args.overlay, params, args.name, args.dry_run, root, extra)
         if args.cmd == "prepare-data":
+            if args.overlay:
+                params = overlays.apply(params, overlays.load(args.overlay), args.overlay)
             print(prepare.prepare_data(params, root))
             return 0
         return _run_stage(args.name, params, root)

@@ -155,4 +155,4 @@ def read_code_tables(paths: dict[str, Path]) -> tuple[pd.DataFrame, dict, Skips]
     skips = Skips()
     descriptions = read_descriptions(paths)
     dictionary = {kind: set(d) | set(icd.cms_descriptions(kind)) for kind, d in descriptions.items()}
-    return read_codes(paths, skips, dictionary), descriptions, skips
+    return read_codes(paths, skips, dictionary), descriptions, skips, np.empty(0, dtype=np.int64)  # none left out

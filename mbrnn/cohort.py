@@ -131,11 +131,21 @@ def _read_inputs(paths: dict[str, Path], cfg: CohortConfig, layout: str, skips: 
             threading.Thread(target=splits.load_stratifier, daemon=True).start()
         read = mimic4.read_discharge if layout == "mimic4" else read_discharge_summaries
         notes, texts = read(notes_path, skips, cfg.text_norm, pool, progress, limits=limits)
-        code_rows, descriptions, code_skips = result(pool, code_tables_done)
+        code_rows, descriptions, code_skips, left_out = result(pool, code_tables_done)
     skips.merge(code_skips)
+    if layout == "mimic4":
+        notes = _drop_left_out(notes, left_out, skips)
     skips.check(limits)
     notes["text_row"] = np.arange(len(notes))  # the texts stay in `texts` until written
     return notes, texts, code_rows, descriptions
+
+
+def _drop_left_out(notes: pd.DataFrame, left_out: np.ndarray, skips: Skips) -> pd.DataFrame:
+    """Summaries of admissions the code system leaves out (MIMIC-IV: coded in the other ICD version, or in both):
+    a selection by design, counted apart, so they are not mistaken for summaries without codes."""
+    out = notes["hadm_id"].isin(left_out).to_numpy()
+    skips.add("summaries_of_admissions_in_other_icd_version", int(out.sum()))
+    return notes[~out].reset_index(drop=True)
 
 
 def _codes_not_described(code_rows: pd.DataFrame, descriptions: dict, system: str) -> tuple[list[str], list[str]]:

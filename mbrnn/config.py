@@ -62,8 +62,9 @@ LOSS_CAUSES = {
 }
 """Every cause that loses input, with its denominator. ``addenda_appended`` (nothing lost),
 ``cohort_admissions_not_in_caml_lists`` / ``cohort_admissions_not_in_edin_split`` (a selection by design:
-MIMIC-III-50 lists a fifth of the admissions) and ``admissions_coded_in_other_icd_version`` (MIMIC-IV: the
-other ``cohort.code_system``) are counted but not limited."""
+MIMIC-III-50 lists a fifth of the admissions) and ``admissions_coded_in_other_icd_version`` with
+``summaries_of_admissions_in_other_icd_version`` (MIMIC-IV: the other ``cohort.code_system``) are counted but not
+limited."""
 
 
 class ParamsError(ValueError):

@@ -113,19 +113,20 @@ def read_descriptions(paths: dict[str, Path], system: str) -> dict[str, dict[str
     return out
 
 
-def read_code_tables(paths: dict[str, Path], system: str) -> tuple[pd.DataFrame, dict, Skips]:
-    """The code rows of the admissions coded in ``system``, the descriptions and the skips (run in a worker)."""
+def read_code_tables(paths: dict[str, Path], system: str) -> tuple[pd.DataFrame, dict, Skips, np.ndarray]:
+    """The code rows of the admissions coded in ``system``, the descriptions, the skips and the HADM_IDs left out
+    because they are coded in the other version or in both (run in a worker)."""
     skips = Skips()
     descriptions = read_descriptions(paths, system)
     dictionary = {kind: set(d) | set(code_tables.release_descriptions(kind, system)) for kind, d in descriptions.items()}
     tables = [_versioned_rows(paths[table], table, kind, skips) for table, kind in CODE_TABLES]
-    keep = _admissions_of_version(pd.concat([t[["HADM_ID", "VERSION"]] for t in tables]), system, skips)
+    keep, left_out = _admissions_of_version(pd.concat([t[["HADM_ID", "VERSION"]] for t in tables]), system, skips)
     frames = []
     for (table, kind), df in zip(CODE_TABLES, tables):
         df = df[df["HADM_ID"].isin(keep)]
         where, prefix = f"{paths[table]}, column ICD_CODE", table.split("/")[1]
         frames.append(code_tables.clean_codes(df, "ICD_CODE", kind, system, where, prefix, skips, dictionary))
-    return code_tables.dedup(frames, skips), descriptions, skips
+    return code_tables.dedup(frames, skips), descriptions, skips, left_out
 
 
 def _versioned_rows(path: Path, table: str, kind: str, skips: Skips) -> pd.DataFrame:
@@ -145,8 +146,8 @@ def _versioned_rows(path: Path, table: str, kind: str, skips: Skips) -> pd.DataF
     return df[~unknown].assign(VERSION=version[~unknown])
 
 
-def _admissions_of_version(rows: pd.DataFrame, system: str, skips: Skips) -> np.ndarray:
-    """HADM_IDs coded only in ``system``'s version; those coded in the other one or in both counted."""
+def _admissions_of_version(rows: pd.DataFrame, system: str, skips: Skips) -> tuple[np.ndarray, np.ndarray]:
+    """HADM_IDs coded only in ``system``'s version, and those left out (coded in the other one or in both; counted)."""
     versions = rows.drop_duplicates().groupby("HADM_ID")["VERSION"].agg(["nunique", "first"])
     mixed = versions["nunique"] > 1
     other = ~mixed & (versions["first"] != VERSIONS[system])
@@ -154,4 +155,4 @@ def _admissions_of_version(rows: pd.DataFrame, system: str, skips: Skips) -> np.
     skips.hints["admissions_with_mixed_icd_versions"] = ("hosp/diagnoses_icd and hosp/procedures_icd: admissions "
                                                           "coded in both ICD-9 and ICD-10 (MIMIC-IV codes each in one)")
     skips.add("admissions_coded_in_other_icd_version", other.sum())
-    return versions.index[~mixed & ~other].to_numpy()
+    return versions.index[~mixed & ~other].to_numpy(), versions.index[mixed | other].to_numpy()

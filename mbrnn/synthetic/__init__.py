@@ -1,9 +1,11 @@
-"""Synthetic MIMIC-III v1.4 cohort: the study's embedded default when real MIMIC-III is absent.
+"""Synthetic MIMIC-III v1.4 (or MIMIC-IV) cohort: the study's embedded default when real MIMIC is absent.
 
 Writes NOTEEVENTS, DIAGNOSES_ICD, PROCEDURES_ICD, D_ICD_DIAGNOSES, D_ICD_PROCEDURES, ADMISSIONS and PATIENTS
-as ``.csv.gz`` in the PhysioNet release's exact format, byte-identical for a given scale and seed.
+as ``.csv.gz`` in the PhysioNet release's exact format, byte-identical for a given scale and seed. With
+``--format mimic4``: MIMIC-IV v2.2's ``hosp/{diagnoses,procedures}_icd``, ``hosp/d_icd_{diagnoses,procedures}``
+and ``note/discharge`` instead, ICD-9 and ICD-10 coded admissions mixed (``config4``, ``stream4``).
 
-    python -m mbrnn.synthetic --out data/raw --scale demo --seed 0
+    python -m mbrnn.synthetic --out data/raw --scale demo --seed 0 [--format mimic4]
 
 Generative story, per admission (every knob lives in ``config``):
 
@@ -30,15 +32,23 @@ Modules, in the order the data flow through them:
     dice       cheap reproducible scalar draws for text assembly
     writer     rows of the seven tables;  fields: PhysioNet CSV fields and the gzip writer
     stream     the entry point ``generate``: chunks of admissions streamed to disk;  cli: the command line
+
+The MIMIC-IV format adds: config4 (its proportions and ICD-10 laws), lexicon4 (ICD-10 synonyms, its header),
+world10 (ICD-10-CM/PCS catalogues, CCSR categories), summary4 (its layout and ``___`` placeholders), writer4
+(its rows), stream4 (``generate4``).
 """
 
 from .assign import expected_distinct_codes
 from .cli import main
 from .config import (MIN_ADMISSIONS, PROFILES, SCALES, CodeConfig, CohortConfig, NoteConfig, Profile, Scale,
                      SyntheticConfig, TextConfig, resolve_scale)
-from .stream import generate
+from .config4 import Mimic4Config, resolve_scale4
+from .stream import FORMATS, generate
+from .stream4 import generate4
 from .world import Catalogue, World, build_world, load_icd9
+from .world10 import build_world10, ccsr_categories, load_icd10
 
-__all__ = ["CodeConfig", "CohortConfig", "Catalogue", "MIN_ADMISSIONS", "NoteConfig", "PROFILES", "Profile",
-           "SCALES", "Scale", "SyntheticConfig", "TextConfig", "World", "build_world", "expected_distinct_codes",
-           "generate", "load_icd9", "main", "resolve_scale"]
+__all__ = ["CodeConfig", "CohortConfig", "Catalogue", "FORMATS", "MIN_ADMISSIONS", "Mimic4Config", "NoteConfig",
+           "PROFILES", "Profile", "SCALES", "Scale", "SyntheticConfig", "TextConfig", "World", "build_world",
+           "build_world10", "ccsr_categories", "expected_distinct_codes", "generate", "generate4", "load_icd10",
+           "load_icd9", "main", "resolve_scale", "resolve_scale4"]

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from .stream import generate
+from .stream import FORMATS, generate
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -16,10 +16,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", required=True, help="output folder (e.g. data/raw)")
     ap.add_argument("--scale", default="demo", help="demo | full | <number of admissions> (default: demo)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--format", default="mimic3", choices=FORMATS,
+                    help="mimic3: MIMIC-III v1.4 tables | mimic4: MIMIC-IV hosp/ and note/ tables (default: mimic3)")
     ap.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = ap.parse_args(argv)
     try:
-        summary = generate(args.out, scale=args.scale, seed=args.seed, progress=not args.no_progress)
+        summary = generate(args.out, scale=args.scale, seed=args.seed, progress=not args.no_progress,
+                           format=args.format)
     except ValueError as e:
         ap.error(str(e))
     print(json.dumps(summary, indent=2))

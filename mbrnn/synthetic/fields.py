@@ -1,4 +1,4 @@
-"""CSV fields as the PhysioNet release of MIMIC-III writes them, and the reproducible gzip writer."""
+"""CSV fields as PhysioNet's releases of MIMIC-III and MIMIC-IV write them, and the reproducible gzip writer."""
 
 from __future__ import annotations
 
@@ -16,6 +16,11 @@ from mbrnn.io import atomic_path
 def quote(s: str) -> str:
     """A string field: always double-quoted, inner quotes doubled."""
     return '"' + s.replace('"', '""') + '"'
+
+
+def minimal(s: str) -> str:
+    """A string field as MIMIC-IV's release writes it: quoted only when it holds a comma, quote or line break."""
+    return '"' + s.replace('"', '""') + '"' if any(ch in s for ch in ',"\n\r') else s
 
 
 def quote_or_null(s: str) -> str:
@@ -39,12 +44,13 @@ def datetimes(a: np.ndarray) -> list:
 
 
 @contextlib.contextmanager
-def gz_csv(path: Path, columns: list[str], level: int) -> Iterator[Callable[[str], int]]:
+def gz_csv(path: Path, columns: list[str], level: int, quote_header: bool = True) -> Iterator[Callable[[str], int]]:
     """Write a gzipped CSV atomically and reproducibly (no name, mtime 0 in the gzip header).
 
-    Yields a function that appends text (rows ending in newlines) after the quoted header.
+    Yields a function that appends text (rows ending in newlines) after the header (quoted as in MIMIC-III's
+    release, or bare as in MIMIC-IV's).
     """
     with atomic_path(path) as tmp, open(tmp, "wb") as f, \
             gzip.GzipFile(filename="", mode="wb", fileobj=f, mtime=0, compresslevel=level) as gz:
-        gz.write((",".join(f'"{c}"' for c in columns) + "\n").encode("utf-8"))
+        gz.write((",".join(f'"{c}"' if quote_header else c for c in columns) + "\n").encode("utf-8"))
         yield lambda text: gz.write(text.encode("utf-8"))

@@ -1,4 +1,4 @@
-"""Entry point: generate the seven tables into a folder, streaming admissions chunk by chunk.
+"""Entry point: generate the seven MIMIC-III tables (or, by ``format``, MIMIC-IV's) into a folder, streaming.
 
 Randomness comes only from ``numpy.random.default_rng`` seeded with ``[seed, stage, ...]``: stage 0 the
 world, 1 the plan, 2 each chunk (``[seed, 2, chunk]``), 3 the ADMISSIONS columns. Chunks are generated and
@@ -16,12 +16,15 @@ from tqdm.auto import tqdm
 from mbrnn.schema import COLUMNS
 
 from .config import Scale, SyntheticConfig, resolve_scale
+from .config4 import Mimic4Config
 from .fields import gz_csv
 from .plan import Plan, make_plan
+from .stream4 import generate4
 from .world import World, build_world
 from .writer import admissions_csv, code_csv, d_icd_csv, make_chunk, patients_csv
 
 STREAMED = ("NOTEEVENTS", "DIAGNOSES_ICD", "PROCEDURES_ICD")  # written chunk by chunk
+FORMATS = ("mimic3", "mimic4")  # MIMIC-III v1.4 tables | MIMIC-IV v2.2 hosp/ and note/ tables
 
 
 class _Tally:
@@ -90,14 +93,23 @@ def _write_small(out: Path, w: World, plan: Plan, diagnosis: list[str], cfg: Syn
 
 
 def generate(out_dir: str | Path, scale: str | int | Scale = "demo", seed: int = 0, progress: bool = True,
-             config: SyntheticConfig | None = None) -> dict:
-    """Write the synthetic MIMIC-III v1.4 tables into ``out_dir``; returns row counts and a few statistics.
+             config: SyntheticConfig | Mimic4Config | None = None, format: str = "mimic3") -> dict:
+    """Write the synthetic MIMIC-III v1.4 tables (``format="mimic3"``) or MIMIC-IV's ``hosp/`` and ``note/``
+    tables (``"mimic4"``, see ``stream4``) into ``out_dir``; returns row counts and a few statistics.
 
     Streams admissions in chunks of ``config.chunk_admissions``; each file is written atomically.
     """
+    if format not in FORMATS:
+        raise ValueError(f"unknown synthetic format {format!r}: use one of {list(FORMATS)} "
+                         "(params.yaml: data.synthetic_format)")
+    seed = _check_seed(seed)
+    expected = Mimic4Config if format == "mimic4" else SyntheticConfig
+    if config is not None and not isinstance(config, expected):
+        raise ValueError(f"synthetic format {format!r} takes a {expected.__name__}, got {type(config).__name__}")
+    if format == "mimic4":
+        return generate4(out_dir, scale, seed, progress, config)
     cfg = config or SyntheticConfig()
     sc = resolve_scale(scale)
-    seed = _check_seed(seed)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     w = build_world(seed, cfg)

@@ -258,7 +258,12 @@ def _layout(a: Admission, bodies: dict[str, str], d: Dice, p_legacy_style: float
 
 
 def discharge_summary(a: Admission, w: World, d: Dice, t: TextConfig) -> str:
-    """One MIMIC-style discharge summary with noisy evidence of ``a.dx`` and ``a.px``.
+    """One MIMIC-III-style discharge summary with noisy evidence of ``a.dx`` and ``a.px``."""
+    return _layout(a, section_bodies(a, w, d, t), d, t.p_legacy_style)
+
+
+def section_bodies(a: Admission, w: World, d: Dice, t: TextConfig) -> dict[str, str]:
+    """The text of every section (``lexicon.MODERN`` titles), in MIMIC-III's placeholder style.
 
     Sections draw from ``d`` in a fixed order (the body first, the short head fields -- allergies, attending,
     chief complaint, procedures -- last); calling the writers in another order would change every summary.
@@ -279,7 +284,7 @@ def discharge_summary(a: Admission, w: World, d: Dice, t: TextConfig) -> str:
     condition = "Expired" if a.died else d.pick(CONDITIONS)
     instructions = " ".join(pen.pick_n("instructions", 3 + pen.n_fill(7)))
     followup = _followup(a, d)
-    bodies = {
+    return {
         "Allergies": d.pick(ALLERGIES), "Attending": f"[**First Name3 (LF) {d.randint(1, 9999)}**]",
         "Chief Complaint": primary if d.random() < 0.4 else d.pick(SLOTS["symptom"]),
         "Major Surgical or Invasive Procedure":
@@ -290,7 +295,6 @@ def discharge_summary(a: Admission, w: World, d: Dice, t: TextConfig) -> str:
         "Discharge Diagnosis": diagnoses, "Discharge Condition": condition, "Discharge Instructions": instructions,
         "Followup Instructions": followup,
     }
-    return _layout(a, bodies, d, t.p_legacy_style)
 
 
 def short_report(a: Admission, w: World, d: Dice, t: TextConfig, title: str) -> str:

@@ -33,6 +33,7 @@ class Catalogue:
     codes: tuple[str, ...]
     short: tuple[str, ...]
     long: tuple[str, ...]
+    source: str = "CMS v32"  # which code set, for messages
 
 
 @lru_cache(maxsize=None)
@@ -78,6 +79,7 @@ class World:
     newborn: int | None  # index of the exclusive (newborn) profile
     banks: dict[tuple[str, str], list[str]]
     forms: dict[tuple[str, int], tuple[tuple[str, ...], tuple[str, ...]]] = field(default_factory=dict)
+    synonyms: dict[str, tuple[str, ...]] = field(default_factory=lambda: SYNONYMS)  # code -> synonyms
 
     def kind(self, name: str) -> Kind:
         """The law of ``dx`` or ``px``."""
@@ -88,7 +90,7 @@ class World:
         key = (kind, i)
         if key not in self.forms:
             k = self.kind(kind)
-            self.forms[key] = _forms(k.cat, i, bool(k.is_head[i]))
+            self.forms[key] = _forms(k.cat, i, bool(k.is_head[i]), self.synonyms)
         syn, desc = self.forms[key]
         return d.pick(syn) if syn and d.random() < p_synonym else d.pick(desc)
 
@@ -97,14 +99,15 @@ _QUALIFIERS = re.compile(r",? (?:unspecified|not elsewhere classified|nos|site n
                          r"uncontrolled|without mention of complication)\b|[\[\]]")
 
 
-def _forms(cat: Catalogue, i: int, head: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(synonyms, description forms) of code ``i``: its CMS titles with and without qualifiers."""
+def _forms(cat: Catalogue, i: int, head: bool,
+           synonyms: dict[str, tuple[str, ...]]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(synonyms, description forms) of code ``i``: its titles with and without qualifiers."""
     long, short = cat.long[i].lower(), cat.short[i].lower()
     core = re.sub(r"\s+", " ", _QUALIFIERS.sub("", long)).strip(" ,") or long
     first = core.split(", ")[0]
     # repeats are weights; rare codes are written tersely (no full CMS title)
     desc = (long, core, core, first, first, short) if head else (core, first, first, short, short)
-    return SYNONYMS.get(cat.codes[i], ()), desc
+    return synonyms.get(cat.codes[i], ()), desc
 
 
 def _startswith(names: list[str], prefixes: tuple[str, ...]) -> np.ndarray:
@@ -152,15 +155,20 @@ def _tail_law(tcodes: list[str], s: float, q: float, cfg: CodeConfig, prefixes: 
     return pmf
 
 
-def _build_kind(name: str, cfg: CodeConfig, prior: np.ndarray, rng: np.random.Generator) -> Kind:
-    """The law of one kind: head codes by Bernoulli per profile, the other codes ranked by ``rng`` into a tail."""
-    cat, dx = load_icd9(name), name == "dx"
+def build_kind(cat: Catalogue, names: tuple[str, ...], name: str, cfg: CodeConfig, prior: np.ndarray,
+               rng: np.random.Generator, eligible: np.ndarray | None = None) -> Kind:
+    """The law of one kind: head codes by Bernoulli per profile, the other codes ranked by ``rng`` into a tail.
+
+    ``names`` are what the profiles' prefixes match (the codes themselves for ICD-9; for ICD-10-CM their CCSR
+    category); ``eligible`` (default: every code) limits which non-head codes the tail may draw.
+    """
+    dx = name == "dx"
     head_list = cfg.dx_head if dx else cfg.px_head
     index = {c: i for i, c in enumerate(cat.codes)}
     bad = [c for c, _ in head_list if c not in index]
     if bad:
-        raise ValueError(f"CodeConfig.{name}_head: {bad} are not CMS v32 {name} codes; use undotted codes "
-                         "as listed by mbrnn.codes.cms_descriptions")
+        raise ValueError(f"CodeConfig.{name}_head: {bad} are not {cat.source} {name} codes; use undotted codes "
+                         "as listed in the catalogue (mbrnn.codes.cms_descriptions for ICD-9)")
     head = np.array([index[c] for c, _ in head_list])
     prev = np.array([p for _, p in head_list])
     if not dx:
@@ -168,16 +176,24 @@ def _build_kind(name: str, cfg: CodeConfig, prior: np.ndarray, rng: np.random.Ge
     prefixes = [p.dx if dx else p.px for p in cfg.profiles]
     reserved = [p.reserved_dx if dx else p.reserved_px for p in cfg.profiles]
     reserved_any = tuple(r for rs in reserved for r in rs)
-    head_p = _head_law([cat.codes[i] for i in head], prev, cfg, prior, prefixes, reserved_any)
+    head_p = _head_law([names[i] for i in head], prev, cfg, prior, prefixes, reserved_any)
     is_head = np.zeros(len(cat.codes), bool)
     is_head[head] = True
-    tail = rng.permutation(np.flatnonzero(~is_head))
+    tail = rng.permutation(np.flatnonzero(~is_head if eligible is None else ~is_head & eligible))
     s, q = (cfg.dx_tail_exponent, cfg.dx_tail_offset) if dx else (cfg.px_tail_exponent, cfg.px_tail_offset)
-    pmf = _tail_law([cat.codes[i] for i in tail], s, q, cfg, prefixes, reserved)
+    pmf = _tail_law([names[i] for i in tail], s, q, cfg, prefixes, reserved)
     cdf = np.cumsum(pmf, axis=1)
     cdf[:, -1] = 1.0
     return Kind(cat, head, head_p, [np.cumsum(row).tolist() for row in head_p], tail, pmf, cdf,
-                cfg.dx_tail_mean if dx else cfg.px_tail_mean, _header_codes(cat, [c for c, _ in head_list]), is_head)
+                cfg.dx_tail_mean if dx else cfg.px_tail_mean, (), is_head)
+
+
+def _build_kind(name: str, cfg: CodeConfig, prior: np.ndarray, rng: np.random.Generator) -> Kind:
+    """The ICD-9-CM law of one kind, with MIMIC-III's retired header codes as the unknown codes."""
+    cat = load_icd9(name)
+    kind = build_kind(cat, cat.codes, name, cfg, prior, rng)
+    kind.unknown = _header_codes(cat, [c for c, _ in (cfg.dx_head if name == "dx" else cfg.px_head)])
+    return kind
 
 
 # --- the sentence banks --------------------------------------------------------------------------------------
