@@ -32,8 +32,8 @@ MIMIC4_SKIP_SHARE = yaml.safe_load((Path(__file__).parents[1] / "configs" / "mim
 def cohort_config(work: Path, fmt: str) -> CohortConfig:
     """The top-50 setting of the study's own cohort builder, ICD-9 (MIMIC-III format) or ICD-10 (MIMIC-IV)."""
     if fmt == "mimic3":
-        return CohortConfig(cohort_dir=str(work), label_setting="top50")
-    return CohortConfig(cohort_dir=str(work), label_setting="top50", code_system="icd10",
+        return CohortConfig(cohort_dir=str(work), label_setting="top_k")
+    return CohortConfig(cohort_dir=str(work), label_setting="top_k", code_system="icd10",
                         max_skip_share=MIMIC4_SKIP_SHARE)
 
 

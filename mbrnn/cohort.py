@@ -6,7 +6,7 @@ Steps (the paper's data section, done right), each a function below:
    codes read as strings, dotted, de-duplicated per admission, both labels (:mod:`mbrnn.code_tables`; MIMIC-IV:
    the admissions coded in ``cohort.code_system``, :mod:`mbrnn.mimic4`);
 2. select: admissions with both a summary and codes; split (patient-level, or published lists);
-3. label: setting ``full`` (every code) or ``top50`` (the ``top_k`` most frequent; admissions without one dropped);
+3. label: setting ``full`` (every code) or ``top_k`` (the ``top_k`` most frequent; admissions without one dropped);
 4. CCS: the auxiliary task's categories of each admission's labels (ICD-9: HCUP CCS; ICD-10: HCUP CCSR,
    :mod:`mbrnn.ccsr`; the files keep the names ``ccs_labels.csv`` and ``ccs_codes`` under both);
 5. write: parquet per split, label vocabularies, a summary (DVC metrics).
@@ -37,14 +37,14 @@ from .noteevents import (DISCHARGE, NoteTexts, WorkerDiedError, discharge_record
 from .raw import PHYSIONET, TABLES, CohortInputError, check_raw_dir, columns_of, gzip_error, table_path  # noqa: F401
 from .skips import DEFAULT_LIMITS, CohortLossError, Skips, check_not_empty  # noqa: F401
 
-LABEL_SETTINGS = ("full", "top50")
+LABEL_SETTINGS = ("full", "top_k")
 read_codes, read_descriptions = code_tables.read_codes, code_tables.read_descriptions  # re-exported
 
 
 # --- cohort -----------------------------------------------------------------------------------------------
 
 def select_labels(label_lists: pd.Series, setting: str, top_k: int = 50) -> list[str]:
-    """Label vocabulary: every code (``full``) or the ``top_k`` most frequent (``top50``), ties by code."""
+    """Label vocabulary: every code (``full``) or the ``top_k`` most frequent (``top_k``), ties by code."""
     if setting not in LABEL_SETTINGS:
         raise ValueError(f"unknown label setting {setting!r}; choose one of {LABEL_SETTINGS} (params.yaml: cohort.label_setting)")
     counts = label_lists.explode().value_counts()

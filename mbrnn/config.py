@@ -18,7 +18,7 @@ from . import text
 
 SOURCES = ("synthetic", "mimic3", "mimic4")
 FORMATS = ("mimic3", "mimic4")
-LABEL_SETTINGS = ("full", "top50")
+LABEL_SETTINGS = ("full", "top_k")
 SPLITS = ("stratified", "caml", "edin")
 CODE_SYSTEMS = ("icd9", "icd10")
 CCS_PX_FALLBACKS = (None, "icd9_two_digit", "pcs_three_character")
@@ -58,7 +58,7 @@ LOSS_CAUSES = {
     "caml_listed_admissions_not_in_cohort": "admissions in the CAML lists",
     "edin_listed_admissions_not_in_cohort": "admissions in the Edin et al. split file",
     "admissions_without_full_code": "admissions",
-    "admissions_without_top50_code": "admissions",
+    "admissions_without_top_k_code": "admissions",
 }
 """Every cause that loses input, with its denominator. ``addenda_appended`` (nothing lost),
 ``cohort_admissions_not_in_caml_lists`` / ``cohort_admissions_not_in_edin_split`` (a selection by design:
@@ -183,6 +183,9 @@ class CohortConfig:
     def __post_init__(self):
         _path("cohort.cohort_dir", self.cohort_dir, optional=False)
         _choice("cohort.code_system", self.code_system, CODE_SYSTEMS)
+        if self.label_setting == "top50":  # the setting's name before it was named for what it is
+            raise ParamsError("params.yaml cohort.label_setting: 'top50' is now called 'top_k' (the cohort.top_k most "
+                              "frequent codes; top_k: 50 is MIMIC-III-50)")
         _choice("cohort.label_setting", self.label_setting, LABEL_SETTINGS)
         _int("cohort.top_k", self.top_k, lo=1)
         _choice("cohort.text_norm", self.text_norm, text.SCHEMES)

@@ -34,7 +34,7 @@ EDIN_NAMES = {"train": "train", "val": "dev", "test": "test"}
 
 
 def caml_filename(split: str, setting: str) -> str:
-    return f"{split}_{'50' if setting == 'top50' else 'full'}_hadm_ids.csv"
+    return f"{split}_{'50' if setting == 'top_k' else 'full'}_hadm_ids.csv"
 
 
 def read_caml_splits(splits_dir: str | Path | None, setting: str, download: bool = False) -> dict[str, np.ndarray]:

@@ -52,7 +52,7 @@ seeds = {m: analysis.seeds_of(metrics[m]) for m in names}
 preds = {m: analysis.load_predictions(analysis.predictions_path(paths["models_dir"], m, cfg.split, seeds[m][0], seeds[m][0]))
          for m in names}  # the primary seed's predictions
 train_counts = analysis.load_train_counts(f"{cohort_dir}/icd_labels.csv")
-label_set = "full" if label_setting == "full" else f"top-{len(train_counts)}"  # top50 means the top_k most frequent
+label_set = "full" if label_setting == "full" else f"top-{len(train_counts)}"
 data_label = f"{report.data_label(source)}, {label_set}"
 system = codesystem.read(f"{reports['metrics_dir']}/cohort.json")  # ICD-9 (CCS) or ICD-10 (CCSR): named in every title
 gold = pd.read_parquet(f"{cohort_dir}/{cfg.split}.parquet", columns=["hadm_id", "n_tokens", "icd_codes"])  # no text

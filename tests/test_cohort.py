@@ -61,11 +61,11 @@ def test_cohort_content(tiny_raw, tmp_path):
     assert counts.loc["00.66", "kind"] == "px"
 
 
-def test_top50_drops_admissions_without_a_label(tiny_raw, tmp_path):
-    summary = build(tiny_raw, tmp_path, label_setting="top50", top_k=1)
+def test_top_k_drops_admissions_without_a_label(tiny_raw, tmp_path):
+    summary = build(tiny_raw, tmp_path, label_setting="top_k", top_k=1)
     df = load_all(tmp_path)
     assert all(list(c) == ["401.9"] for c in df["icd_codes"])
-    assert summary["skipped"]["admissions_without_top50_code"] == 2  # 201 and 801 have no 401.9
+    assert summary["skipped"]["admissions_without_top_k_code"] == 2  # 201 and 801 have no 401.9
     assert summary["n_icd_labels"] == 1
 
 
@@ -169,7 +169,7 @@ def test_output_written_atomically_on_failure(tiny_raw, tmp_path, monkeypatch):
         raise RuntimeError("disk full")
     monkeypatch.setattr(cohort.io, "write_csv", boom)
     with pytest.raises(RuntimeError):
-        build(tiny_raw, tmp_path, top_k=1, label_setting="top50")
+        build(tiny_raw, tmp_path, top_k=1, label_setting="top_k")
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cohort", "raw"]
 

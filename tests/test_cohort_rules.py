@@ -84,7 +84,7 @@ def test_top_k_ties_are_broken_by_code(tmp_path):
     dx = [code(200 + i, i, 1000 + i, c) for i, c in ((1, "5849"), (2, "5849"), (3, "2724"), (4, "2724"),
                                                       (5, "4280"), (6, "4280"))]
     raw = raw_tables(tmp_path, extra_dx=dx)
-    summary = build(raw, tmp_path / "cohort", label_setting="top50", top_k=3)
+    summary = build(raw, tmp_path / "cohort", label_setting="top_k", top_k=3)
     labels = pd.read_csv(tmp_path / "cohort" / "icd_labels.csv", dtype=str)["code"].tolist()
     assert labels == ["272.4", "401.9", "428.0"]
     assert summary["n_icd_labels"] == 3

@@ -248,7 +248,7 @@ def _build_and_die_while_writing(raw_dir, out):
     def die(*a, **k):
         os.kill(os.getpid(), signal.SIGKILL)
     cohort.io.write_csv = die  # dies after the three parquet files are written into the new folder
-    build(raw_dir, out, label_setting="top50", top_k=1, max_skip_share={"default": 1.0})
+    build(raw_dir, out, label_setting="top_k", top_k=1, max_skip_share={"default": 1.0})
 
 
 def test_sigkill_while_writing_leaves_the_old_folder_and_the_next_run_cleans_up(raw, tmp_path):

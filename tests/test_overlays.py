@@ -32,7 +32,7 @@ def test_overlay_is_short_and_dvc_applies_it_as_the_merge_does(config, tmp_path)
     assert through_dvc(tmp_path, argv) == merged
 
 
-@pytest.mark.parametrize("name,label_setting", [("paper-full", "full"), ("paper-top50", "top50")])
+@pytest.mark.parametrize("name,label_setting", [("paper-full", "full"), ("paper-top50", "top_k")])
 def test_paper_overlays_carry_the_reference_settings(name, label_setting):
     p = overlays.apply(PARAMS, overlays.load(ROOT / "configs" / f"{name}.yaml"))
     assert p["data"]["source"] == "mimic3" and p["cohort"]["split"] == "caml"
@@ -89,7 +89,7 @@ def test_exp_command_dry_run_prints_and_runs_nothing(capsys, monkeypatch):
     monkeypatch.chdir(ROOT)
     assert cli.main(["exp", "configs/paper-top50.yaml", "-n", "p50", "--dry-run"]) == 0
     out = capsys.readouterr().out.strip()
-    assert out.startswith("dvc exp run -S ") and "cohort.label_setting=top50" in out and out.endswith("-n p50")
+    assert out.startswith("dvc exp run -S ") and "cohort.label_setting=top_k" in out and out.endswith("-n p50")
     assert "'analysis.bucket_edges=[0,10,50,100,500,1000]'" in out
     assert cli.main(["exp", "configs/gpu-paper-sizes.yaml", "--dry-run", "--", "-S", "train.epochs=40"]) == 0
     assert capsys.readouterr().out.strip().endswith("-S train.epochs=40")

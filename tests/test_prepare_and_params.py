@@ -159,3 +159,10 @@ def test_failed_cohort_notebook_leaks_no_text_and_is_cleaned_up(tiny_raw, tmp_pa
     assert json.loads((tmp_path / "reports" / "metrics" / "cohort.json").read_text())["admissions"]["total"] == 9
     for path in (tmp_path / "reports").rglob("*"):
         assert not path.is_file() or SENTINEL.encode() not in path.read_bytes(), path
+
+
+def test_the_old_label_setting_name_says_what_it_is_now():
+    params = load_params(ROOT / "params.yaml")
+    params["cohort"]["label_setting"] = "top50"
+    with pytest.raises(ParamsError, match="'top50' is now called 'top_k'"):
+        config.CohortConfig.from_params(params)

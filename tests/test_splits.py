@@ -10,7 +10,7 @@ from mbrnn.config import CohortConfig, DataConfig
 def synthetic_cohort(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("splits")
     synthetic.generate(tmp / "raw", scale=400, seed=2, progress=False)
-    summary = cohort.build_cohort(CohortConfig(cohort_dir=str(tmp / "cohort"), label_setting="top50"),
+    summary = cohort.build_cohort(CohortConfig(cohort_dir=str(tmp / "cohort"), label_setting="top_k"),
                                   DataConfig(raw_dir=str(tmp / "raw")), progress=False)
     frames = {s: pd.read_parquet(tmp / "cohort" / f"{s}.parquet") for s in splits.SPLITS}
     return summary, frames, pd.read_csv(tmp / "cohort" / "icd_labels.csv", dtype={"code": str})
@@ -24,7 +24,7 @@ def test_no_patient_in_two_splits(synthetic_cohort):
     assert any(f["subject_id"].duplicated().any() for f in frames.values())  # several admissions per patient
 
 
-def test_every_top50_code_is_in_train(synthetic_cohort):
+def test_every_top_k_code_is_in_train(synthetic_cohort):
     _, frames, labels = synthetic_cohort
     assert len(labels) == 50
     assert set(labels["code"]) <= set(frames["train"]["icd_codes"].explode())

@@ -24,7 +24,7 @@ Conventions (used throughout):
 - a code is predicted when ``prob >= threshold``;
 - the gold standard is the union of all codes of the test set (``gold``, from the split parquet) and the
   model's label set; a test code outside a model's label set is never predicted (score 0), so each of its
-  occurrences is a false negative (this is what separates ``full`` from ``top50`` models); its constant score
+  occurrences is a false negative (this is what separates ``full`` from ``top_k`` models); its constant score
   gives it a per-label AUC of 0.5;
 - a group's macro scores average over every code of the group in the gold universe, as the main table does over
   the label set, so the ``all`` row of a bucket table equals ``metrics.evaluate`` on the saved predictions when
