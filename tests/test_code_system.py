@@ -117,9 +117,14 @@ def test_icd10_paper_tables_name_icd10_and_ccsr():
     assert "ICD-10 Micro-F1" in tasks.columns and "CCSR Micro-F1" in tasks.columns
     assert not any("ICD-9" in c or c.startswith("CCS ") for c in tasks.columns)
     assert tasks.set_index("Model")["CCSR Micro-F1"].isna().tolist() == [False, False, True]  # caml: single-task
-    assert A.published_for(ICD10) == {} and A.published_for(ICD9) is A.PUBLISHED_MBRNN
+    assert A.published_for(ICD10) is A.PUBLISHED_EDIN_ICD10 and A.published_for(ICD9) is A.PUBLISHED_MBRNN
     main = A.results_table({m: v["icd"] for m, v in metrics.items()}, published=A.published_for(ICD10))
-    assert list(main["Model"]) == list(preds)  # no published MIMIC-III ICD-9 row beside ICD-10 results
+    published = main[main["Data"].str.endswith("(published)")]  # Edin et al.'s MIMIC-IV ICD-10 rows, never MBRNN's
+    assert list(main["Model"])[:len(preds)] == list(preds)
+    assert list(published["Data"]) == ["MIMIC-IV ICD-10, LAAT (published)", "MIMIC-IV ICD-10, PLM-ICD (published)"]
+    assert list(published["Model"]) == ["LAAT (Edin et al.)", "PLM-ICD (Edin et al.)"]
+    row = published.set_index("Model").loc["LAAT (Edin et al.)"]  # their macro-F1 is a per-label mean: its own column
+    assert row["Micro-F1"] == 57.9 and row["Macro-F1 (per-label mean)"] == 20.3 and pd.isna(row["Macro-F1 (CAML)"])
 
 
 def test_repeated_code_in_the_label_csv_is_an_error(tmp_path):
@@ -218,7 +223,8 @@ def test_analysis_notebook_names_icd10_and_ccsr_everywhere(tmp_path):
     icd_vs = pd.read_csv(tables / "icd_vs_ccs.csv")
     assert "CCSR Micro-F1" in icd_vs.columns and "ICD-10 Micro-F1" in icd_vs.columns
     assert "CCSR-branch" in (tables / "icd_vs_ccs.md").read_text().splitlines()[0]
-    assert not pd.read_csv(tables / "main_results.csv")["Data"].str.contains("published").any()
+    data = pd.read_csv(tables / "main_results.csv")["Data"]
+    assert data[data.str.contains("published")].str.startswith("MIMIC-IV ICD-10").all()  # no MIMIC-III ICD-9 row
     readme = (tmp_path / "reports" / "README.md").read_text()
     rows = [r for r in readme.splitlines() if r.startswith("| ") and "embedding_projection" not in r
             and not r.startswith("| name")]

@@ -7,7 +7,7 @@
 - ``significance``: McNemar on rare and common codes (groups absolute or ``auto``);
 - ``seeds``: seeds, per-seed metrics, convergence, when a difference over seeds is a finding;
 - ``paper``: the paper's tables (main results, ablations, ICD vs auxiliary task, focal vs BCE), in percent;
-- ``published``: MBRNN's published MIMIC-III numbers.
+- ``published``: MBRNN's published MIMIC-III numbers, Edin et al.'s MIMIC-IV ICD-10 numbers.
 
 This package re-exports their public names, so ``from mbrnn import analysis; analysis.bucket_table(...)`` works;
 how tables look for a reader (headers, percent, p-value text) is :mod:`mbrnn.tables`.
@@ -45,7 +45,7 @@ from mbrnn.analysis.buckets import (DEFAULT_EDGES, PAPER_EDGES, SCORE_KEYS, assi
 from mbrnn.analysis.paper import ablation_table, focal_vs_bce, results_table, task_table
 from mbrnn.analysis.predictions import (Gold, Predictions, align, load_predictions, load_train_counts, make_gold,
                                         predictions_path)
-from mbrnn.analysis.published import PUBLISHED_MBRNN, PUBLISHED_MBRNN_CCS, published_for
+from mbrnn.analysis.published import PUBLISHED_EDIN_ICD10, PUBLISHED_MBRNN, PUBLISHED_MBRNN_CCS, published_for
 from mbrnn.analysis.seeds import beyond_spread, convergence, convergence_label, per_seed, seeds_of
 from mbrnn.analysis.significance import (PAPER_COMMON_MIN, PAPER_RARE_MAX, auto_groups, mcnemar,
                                          mcnemar_by_frequency, mcnemar_table, resolve_groups)
@@ -56,7 +56,7 @@ __all__ = [
     "describe_edges", "empty_buckets", "per_code_f1", "resolve_edges",
     "ablation_table", "focal_vs_bce", "results_table", "task_table",
     "Gold", "Predictions", "align", "load_predictions", "load_train_counts", "make_gold", "predictions_path",
-    "PUBLISHED_MBRNN", "PUBLISHED_MBRNN_CCS", "published_for",
+    "PUBLISHED_EDIN_ICD10", "PUBLISHED_MBRNN", "PUBLISHED_MBRNN_CCS", "published_for",
     "beyond_spread", "convergence", "convergence_label", "per_seed", "seeds_of",
     "PAPER_COMMON_MIN", "PAPER_RARE_MAX", "auto_groups", "mcnemar", "mcnemar_by_frequency", "mcnemar_table",
     "resolve_groups",

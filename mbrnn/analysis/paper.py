@@ -32,6 +32,8 @@ def results_table(
     adds a ``Training`` column, so a model that was not converged is marked in the table itself.
     """
     published = PUBLISHED_MBRNN if published is None else published
+    if any("macro_f1_mean" in m for m in published.values()) and "macro_f1_mean" not in metrics:
+        metrics = [*metrics, "macro_f1_mean"]  # a published macro-F1 of the per-label-mean kind gets its column
     rows = []
     for model, m in metrics_by_model.items():
         label = data_label if isinstance(data_label, str) else data_label.get(model, "ours")
@@ -40,7 +42,7 @@ def results_table(
         if training is not None:
             rows[-1]["Training"] = training.get(model, "")
     for dataset, m in published.items():
-        rows.append({"Data": f"{dataset} (published)", "Model": published_model,
+        rows.append({"Data": f"{dataset} (published)", "Model": m.get("model", published_model),
                      **{METRIC_NAMES.get(k, k): m.get(k, np.nan) for k in metrics}})
         if training is not None:
             rows[-1]["Training"] = "published"
