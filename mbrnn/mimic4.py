@@ -31,14 +31,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from . import code_tables, codes as icd
+from . import code_tables, codes
 from .noteevents import DISCHARGE, NOTE_COLUMNS, _prepare_rows, assemble, result, submit
 from .raw import CohortInputError, PHYSIONET_IV, columns_of, gzip_error, read_table
 from .skips import Skips
 
 NOTES = "note/discharge"
-CODE_TABLES = (("hosp/diagnoses_icd", icd.DX), ("hosp/procedures_icd", icd.PX))
-DESCRIPTION_TABLES = (("hosp/d_icd_diagnoses", icd.DX), ("hosp/d_icd_procedures", icd.PX))
+CODE_TABLES = (("hosp/diagnoses_icd", codes.DX), ("hosp/procedures_icd", codes.PX))
+DESCRIPTION_TABLES = (("hosp/d_icd_diagnoses", codes.DX), ("hosp/d_icd_procedures", codes.PX))
 VERSIONS = {"icd9": "9", "icd10": "10"}
 _READ = ["NOTE_ID", "SUBJECT_ID", "HADM_ID", "NOTE_SEQ", "CHARTTIME", "TEXT"]
 
