@@ -128,12 +128,54 @@ def stage(name: str, params: dict, root: Path | None = None) -> Stage:
 
 def stage_params(name: str, params: dict | None = None, root: Path | None = None) -> dict:
     """What the stage's notebook works with: ``params`` as injected by the runner, or (``None``, e.g. in
-    JupyterLab) the stage's declared keys read from ``params.yaml`` -- the same dict either way."""
-    if params is not None:
-        return params
-    root = root or project_root()
-    full = load_params(root / "params.yaml")
-    return subset(full, stage(name, full, root).keys)
+    JupyterLab) the stage's declared keys read from ``params.yaml`` -- the same dict either way. With the
+    environment variable ``MBRNN_RECORD_PARAMS`` set to a file, every key the stage reads is appended to it
+    (tests/test_study.py checks that every key of params.yaml is read, each by a stage that declares it)."""
+    if params is None:
+        root = root or project_root()
+        full = load_params(root / "params.yaml")
+        params = subset(full, stage(name, full, root).keys)
+    log = os.environ.get(RECORD_ENV)
+    return _Recorded.wrap(params, f"{name}\t", log) if log else params
+
+
+RECORD_ENV = "MBRNN_RECORD_PARAMS"
+
+
+class _Recorded(dict):
+    """A dict that appends ``<stage>\t<dotted key>`` to a log file for every key read (tests only)."""
+
+    _prefix, _log = "", None
+
+    @classmethod
+    def wrap(cls, value, prefix: str, log: str):
+        if not isinstance(value, dict):
+            return value
+        out = cls(value)
+        out._prefix, out._log = prefix, log
+        return out
+
+    def __getitem__(self, key):
+        value = super().__getitem__(key)
+        with open(self._log, "a") as f:
+            f.write(f"{self._prefix}{key}\n")
+        return _Recorded.wrap(value, f"{self._prefix}{key}.", self._log)
+
+    def get(self, key, default=None):
+        if key in self:
+            return self[key]
+        with open(self._log, "a") as f:  # a key the stage wants but was not given: not declared in dvc.yaml
+            f.write(f"{self._prefix}{key}\tmissing\n")
+        return default
+
+    def __iter__(self):  # also makes ** and dict() read through __getitem__
+        return iter(list(super().keys()))
+
+    def items(self):
+        return [(k, self[k]) for k in list(super().keys())]
+
+    def values(self):
+        return [self[k] for k in list(super().keys())]
 
 
 def notebook_parameters(st: Stage, params: dict) -> dict:

@@ -113,7 +113,7 @@ def study(tmp_path_factory):
     params = study_params(tmp)
     (tmp / "params.json").write_text(json.dumps(params))
     (tmp / "tmpdir").mkdir()
-    env = {**os.environ, "TMPDIR": str(tmp / "tmpdir"), "PYTHONPATH": os.pathsep.join(
+    env = {**os.environ, "TMPDIR": str(tmp / "tmpdir"), runner.RECORD_ENV: str(tmp / "params_read.log"), "PYTHONPATH": os.pathsep.join(
         [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
     proc = subprocess.run([sys.executable, "-c", RUNNER, str(tmp), str(Path(__file__).parent)], cwd=ROOT, env=env,
                           capture_output=True, text=True, errors="replace")
@@ -145,6 +145,37 @@ def test_every_stage_writes_its_outputs(study):
     for name in ("main_results", "frequency_buckets", "f1_by_frequency_bucket", "code_frequency"):
         assert name in index
     assert "MIMIC-III v1.4" in index  # provenance says where the data came from
+
+
+def _leaves(tree: dict, prefix: str = ""):
+    for key, value in tree.items():
+        if isinstance(value, dict) and value:
+            yield from _leaves(value, f"{prefix}{key}.")
+        else:
+            yield prefix + key
+
+
+@pytest.mark.slow
+def test_every_params_key_is_read_by_a_stage_that_declares_it(study):
+    """Each parameter is said once: every key of params.yaml is read by some stage (or, ``train.gpus``, by the
+    runner that launches it), and no stage reads a key dvc.yaml does not declare for it (it gets only those: a
+    ``.get`` of a missing key would silently fall back to a default, so it is logged and fails here)."""
+    tmp, params, _ = study
+    rows = [line.split("\t") for line in (tmp / "params_read.log").read_text().splitlines()]
+    assert not [r for r in rows if len(r) == 3], "a stage asked for keys it did not declare"
+    stages = runner.stages(params, ROOT)
+    read = {key for _, key in rows}
+    assert {"data.source", "cohort.top_k", "embeddings.window", "train.lr", "models.caml.num_filters",
+            "analysis.bucket_count", "reports.tables_dir"} <= read  # the log does see every stage's reads
+    for stage, key in rows:
+        assert any(key == k or key.startswith(k + ".") or k.startswith(key + ".") for k in stages[stage].keys), (stage, key)
+    repo = load_params(ROOT / "params.yaml")
+    trained = {f"models.{m}." for m in params["models"]}  # the tiny study trains a few entries; each ablation
+    wanted = {leaf for leaf in _leaves(repo) if not leaf.startswith("models.") or leaf.startswith(tuple(trained))}
+    unread = sorted(wanted - read - {"train.gpus"})  # train.gpus: read by `python -m mbrnn stage` (torchrun)
+    assert not unread, f"params.yaml keys no stage reads: {unread}"
+    for m in params["models"]:  # every key of a trained entry is read (entries not trained share mbrnn's keys)
+        assert {leaf for leaf in _leaves(params["models"][m], f"models.{m}.")} <= read, m
 
 
 @pytest.mark.slow
