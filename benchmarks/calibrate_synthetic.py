@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mbrnn import cohort, data, metrics
+from mbrnn import batching as data, cohort, metrics
 from mbrnn.models.tfidf import TfidfLogReg
 from mbrnn.synthetic import generate
 

@@ -55,17 +55,13 @@ extend = False
 import pandas as pd
 
 from mbrnn import train
+from mbrnn.config import TrainConfig
 from mbrnn.pipeline import goto_project_root
 
 goto_project_root()
-train_cfg = dict(seeds=seeds, device=device, precision=precision, batch_size=batch_size, eval_batch_size=eval_batch_size,
-                 max_tokens=max_tokens, epochs=epochs, patience=patience, lr=lr, weight_decay=weight_decay,
-                 grad_clip=grad_clip, threshold=threshold, early_stop_metric=early_stop_metric,
-                 tie_break_metric=tie_break_metric, min_delta=min_delta,
-                 warmup_epochs=warmup_epochs, extend=extend)
-metrics = train.run(name, model, train_cfg, cohort_dir, embeddings_dir, f"{models_dir}/{name}",
-                    f"{metrics_dir}/models/{name}.json", f"{curves_dir}/{name}.csv", progress=False,
-                    state_root=state_dir)
+params = {"models": {name: model}, "cohort": {"cohort_dir": cohort_dir}, "embeddings": {"embeddings_dir": embeddings_dir},
+          "reports": {"metrics_dir": metrics_dir}, "train": {k: v for k, v in globals().items() if k in TrainConfig.keys()}}
+metrics = train.run_stage(name, params)
 
 # %% [markdown]
 # ## ICD-9 results

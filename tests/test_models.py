@@ -218,7 +218,7 @@ def test_params_yaml_has_both_single_task_ablations():
     """The study trains the reference's own single-task model (VRCMF/MARN: BiGRU + label attention, no CCS head,
     no RAM) beside ours without the CCS head only (RAM kept); they differ exactly in the RAM."""
     from mbrnn import pipeline
-    from mbrnn.train import LOSS_KEYS
+    from mbrnn.fitters import LOSS_KEYS
 
     models = pipeline.load_params(pipeline.project_root(__file__) / "params.yaml")["models"]
     built = {}

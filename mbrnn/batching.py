@@ -1,4 +1,4 @@
-"""From cohort parquet to padded batches: token ids, multi-hot targets, length-bucketed batching."""
+"""Batching: from cohort parquet to padded batches (token ids, multi-hot targets, length-bucketed batches)."""
 
 from __future__ import annotations
 
