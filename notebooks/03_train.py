@@ -59,8 +59,9 @@ from mbrnn.config import TrainConfig
 from mbrnn.pipeline import goto_project_root
 
 goto_project_root()
-params = {"models": {name: model}, "cohort": {"cohort_dir": cohort_dir}, "embeddings": {"embeddings_dir": embeddings_dir},
-          "reports": {"metrics_dir": metrics_dir}, "train": {k: v for k, v in globals().items() if k in TrainConfig.keys()}}
+params = {"models": {name: model}, "train": {k: v for k, v in globals().items() if k in TrainConfig.keys()},
+          "cohort": {"cohort_dir": cohort_dir}, "embeddings": {"embeddings_dir": embeddings_dir},
+          "reports": {"metrics_dir": metrics_dir}}
 metrics = train.run_stage(name, params)
 
 # %% [markdown]

@@ -266,6 +266,29 @@ def test_run_stage_end_to_end(tmp_path, model_cfg):
     assert curves["epoch"].tolist() == [1, 2]
 
 
+@pytest.mark.skipif(not REAL, reason="real models/losses/metrics not available")
+def test_run_stage_derives_every_path_from_params(tmp_path):
+    """run_stage takes the stage's part of params.yaml: train validated before anything is written, outputs at
+    models_dir/<name>/, metrics_dir/models/<name>.json, curves_dir/<name>.csv, resume state under state_dir."""
+    write_cohort(tmp_path, np.random.default_rng(0))
+    out = tmp_path / "out"
+    params = {"models": {"x": {"arch": "caml", "num_filters": 6, "kernel_size": 3, "loss": "bce"}},
+              "train": {"seeds": [0], "device": "cpu", "batch_size": 8, "max_tokens": 20, "epochs": 1, "lr": 1e-2,
+                        "models_dir": str(out / "models"), "state_dir": str(out / "state"),
+                        "curves_dir": str(out / "curves")},
+              "cohort": {"cohort_dir": str(tmp_path)}, "embeddings": {"embeddings_dir": str(tmp_path / "emb")},
+              "reports": {"metrics_dir": str(out / "metrics")}}
+    with pytest.raises(ParamsError, match="learning_rate"):
+        T.run_stage("x", params | {"train": params["train"] | {"learning_rate": 1e-2}})
+    assert not out.exists()
+    m = T.run_stage("x", params)
+    assert json.loads((out / "metrics" / "models" / "x.json").read_text()) == json.loads(json.dumps(m))
+    assert {p.name for p in (out / "models" / "x").iterdir()} == {"checkpoint.pt", "dev.npz", "test.npz"}
+    assert pd.read_csv(out / "curves" / "x.csv")["epoch"].tolist() == [1]
+    assert len(list((out / "state").glob("x-*/epochs-1/last.pt"))) == 1
+    assert m["params"] == {"model": params["models"]["x"], "train": TrainConfig.from_params(params).record()}
+
+
 def test_fp16_autocast_with_grad_scaler_checkpoints_and_resumes(tmp_path):
     r = do_fit(TinyModel(0), *loaders(), tmp_path, epochs=1, precision="fp16")
     assert np.isfinite(r.curves["train_loss"]).all()
@@ -445,11 +468,13 @@ def test_run_records_what_was_run(tmp_path):
     z7 = np.load(out / "seed-7" / "test.npz")
     from mbrnn.metrics import evaluate
     assert m3["by_seed"]["7"]["icd"]["test"] == pytest.approx(evaluate(z7["icd_true"], z7["icd_prob"]), nan_ok=True)
-    m1 = T.run(*args, TrainConfig(**tc | {"epochs": 1, "seeds": [0]}), *paths, progress=False, state_root=tmp_path / "state")
+    m1 = T.run(*args, TrainConfig(**tc | {"epochs": 1, "seeds": [0]}), *paths, progress=False,
+               state_root=tmp_path / "state")
     assert m1["epochs_run"] == 1 and len(pd.read_csv(cpath)) == 1 and m1["params"]["train"]["epochs"] == 1
     assert json.loads(mpath.read_text())["epochs_run"] == 1
     m5 = T.run(*args, TrainConfig(**tc | {"epochs": 5, "seeds": [0], "extend": True}), *paths, progress=False,
                state_root=tmp_path / "state")
     assert m5["epochs_run"] == 5 and pd.read_csv(cpath)["epoch"].tolist() == [1, 2, 3, 4, 5]
-    fresh = T.run(*args, TrainConfig(**tc | {"epochs": 5, "seeds": [0]}), *paths, progress=False, state_root=tmp_path / "fresh")
+    fresh = T.run(*args, TrainConfig(**tc | {"epochs": 5, "seeds": [0]}), *paths, progress=False,
+                  state_root=tmp_path / "fresh")
     assert fresh["icd"]["test"] == m5["icd"]["test"]  # extending equals training 5 epochs from the start
