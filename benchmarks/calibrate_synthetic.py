@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from mbrnn import cohort, data, metrics
+from mbrnn import batching as data, cohort, metrics
 from mbrnn.config import CohortConfig, DataConfig
 from mbrnn.models.tfidf import TfidfLogReg
 from mbrnn.synthetic import generate

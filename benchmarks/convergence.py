@@ -20,7 +20,7 @@ from pathlib import Path
 import yaml
 
 from mbrnn import runner, train
-from mbrnn.config import load_params
+from mbrnn.config import TrainConfig, load_params
 
 ROOT = runner.project_root(__file__)
 
@@ -41,7 +41,7 @@ def apply_set(params: dict, assignment: str) -> None:
 def bench(params: dict, names: list[str], scratch: Path) -> list[dict]:
     """Train each model once; one row of figures per model."""
     rows = []
-    tc = {k: v for k, v in params["train"].items() if k not in ("models_dir", "state_dir", "curves_dir")}
+    tc = TrainConfig.from_params(params)
     for name in names:
         t0 = time.perf_counter()
         m = train.run(name, params["models"][name], tc, params["cohort"]["cohort_dir"],

@@ -8,8 +8,8 @@ Two modes, every (model, variant, setting) in a fresh process:
   --lengths COHORT_DIR  real note lengths: the token counts of the cohort's train and dev notes (capped at
                         ``--max-tokens``), resampled to MIMIC-III's split sizes (full: 47,719 train / 1,631 dev,
                         8,922 labels; top50: 8,066 / 1,573, 50 labels), cut into batches by the study's own
-                        length-bucketed loader (``mbrnn.data.length_bucketed_batches``, batch 16; dev sorted,
-                        batch 32) and collated by ``mbrnn.data.collate``. ``--steps`` training batches and
+                        length-bucketed loader (``mbrnn.batching.length_bucketed_batches``, batch 16; dev sorted,
+                        batch 32) and collated by ``mbrnn.batching.collate``. ``--steps`` training batches and
                         ``--eval-steps`` dev batches are drawn at random from one epoch and timed; s/epoch =
                         measured seconds per padded token x the epoch's padded tokens, training and the per-epoch
                         dev evaluation separately.
@@ -125,7 +125,7 @@ def make_legacy(model) -> None:
 
 def make_batches(lengths: list[list[int]], n_icd: int, n_ccs: int, seed: int) -> list[dict]:
     """Random token ids and targets with the given per-document lengths, collated by the study's loader."""
-    from mbrnn.data import collate
+    from mbrnn.batching import collate
 
     rng = np.random.default_rng(seed)
     out = []
@@ -214,7 +214,7 @@ def cohort_lengths(cohort_dir: str, max_tokens: int) -> dict[str, np.ndarray]:
 def epoch_plan(lengths: dict, setting: str, steps: int, eval_steps: int, seed: int = 0) -> dict:
     """One epoch's batches from the study's length-bucketed loader at MIMIC-III's split sizes; a random sample of
     them to time, and the padded-token totals that scale the sample to the epoch."""
-    from mbrnn.data import length_bucketed_batches
+    from mbrnn.batching import length_bucketed_batches
 
     rng = np.random.default_rng(seed)
     m = MIMIC[setting]

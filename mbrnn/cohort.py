@@ -133,10 +133,10 @@ def _read_inputs(paths: dict[str, Path], cfg: CohortConfig, layout: str, skips: 
         notes, texts = read(notes_path, skips, cfg.text_norm, pool, progress, limits=limits)
         code_rows, descriptions, code_skips, left_out = result(pool, code_tables_done)
     skips.merge(code_skips)
+    notes["text_row"] = np.arange(len(notes))  # the texts stay in `texts` until written
     if layout == "mimic4":
         notes = _drop_left_out(notes, left_out, skips)
     skips.check(limits)
-    notes["text_row"] = np.arange(len(notes))  # the texts stay in `texts` until written
     return notes, texts, code_rows, descriptions
 
 

@@ -9,6 +9,7 @@ into :class:`ParamsError` too.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from . import text
 SOURCES = ("synthetic", "mimic3", "mimic4")
 FORMATS = ("mimic3", "mimic4")
 LABEL_SETTINGS = ("full", "top_k")
-SPLITS = ("stratified", "caml", "edin")
+SPLIT_METHODS = ("stratified", "caml", "edin")
 CODE_SYSTEMS = ("icd9", "icd10")
 CCS_PX_FALLBACKS = (None, "icd9_two_digit", "pcs_three_character")
 PX_FALLBACK_OF = {"icd9": "icd9_two_digit", "icd10": "pcs_three_character"}
@@ -189,7 +190,7 @@ class CohortConfig:
         _choice("cohort.label_setting", self.label_setting, LABEL_SETTINGS)
         _int("cohort.top_k", self.top_k, lo=1)
         _choice("cohort.text_norm", self.text_norm, text.SCHEMES)
-        _choice("cohort.split", self.split, SPLITS)
+        _choice("cohort.split", self.split, SPLIT_METHODS)
         _ratios(self.split_ratios)
         _int("cohort.stratify_labels", self.stratify_labels, lo=1)
         _int("cohort.split_seed", self.split_seed, lo=0, hi=2**32 - 1)
@@ -372,3 +373,118 @@ def _from_section(cls, params: dict, section: str, **extra):
     if missing:
         raise ParamsError(f"params.yaml {section}: missing key(s) {[f'{section}.{k}' for k in missing]}")
     return cls(**values, **extra)
+
+
+# ------------------------------------------------------------------------------------------------ train
+DEVICES = re.compile(r"auto|cpu|cuda(:\d+)?|mps")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+PLACES = ("models_dir", "state_dir", "curves_dir")
+"""``train`` keys that say where files go: they do not change a run's result."""
+NOT_IN_RUN_KEY = (*PLACES, "seeds", "extend", "gpus")
+"""Keys that do not define a run (where files go, which seeds, whether a shorter run may be extended, how many
+GPUs share the work): left out of the resume-state key (:meth:`TrainConfig.run_key`)."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The ``train`` section: the settings every model of the study is trained with. A key absent from
+    ``params.yaml`` takes the default here (the paper's where it states one: batch 16, lr 1e-3, up to 50 epochs,
+    patience 10); ``params.yaml`` sets the demo's. Nowhere else holds a default for these keys."""
+
+    models_dir: str = "data/models"
+    state_dir: str = "data/checkpoints"
+    curves_dir: str = "reports/curves"
+    seeds: tuple = (0,)
+    extend: bool = False
+    device: str = "auto"
+    precision: str = "auto"
+    gpus: int = 1
+    batch_size: int = 16
+    eval_batch_size: int | None = None  # None: batch_size
+    max_tokens: int | None = None  # None: whole notes
+    epochs: int = 50
+    patience: int = 10
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0  # 0: no clipping
+    threshold: float = 0.5
+    early_stop_metric: str = "macro_f1"
+    tie_break_metric: str = "micro_auc"
+    min_delta: float = 0.0
+    warmup_epochs: float = 0.0
+
+    def __post_init__(self):
+        for key in PLACES:
+            _path(f"train.{key}", getattr(self, key), optional=False)
+        object.__setattr__(self, "seeds", _seeds(self.seeds))
+        _bool("train.extend", self.extend)
+        if not isinstance(self.device, str) or not DEVICES.fullmatch(self.device):
+            raise ParamsError(f"params.yaml train.device must be auto, cpu, cuda, cuda:<n> or mps, got {self.device!r}")
+        _choice("train.precision", self.precision, PRECISIONS)
+        for key in ("gpus", "batch_size", "epochs", "patience"):
+            _int(f"train.{key}", getattr(self, key), lo=1)
+        for key in ("eval_batch_size", "max_tokens"):
+            if getattr(self, key) is not None:
+                _int(f"train.{key} (or null)", getattr(self, key), lo=1)
+        for key, hi in (("lr", None), ("weight_decay", None), ("grad_clip", None), ("threshold", 1),
+                        ("min_delta", None), ("warmup_epochs", None)):
+            object.__setattr__(self, key, _number(f"train.{key}", getattr(self, key), hi, positive=key == "lr"))
+        for key in ("early_stop_metric", "tie_break_metric"):
+            if not isinstance(getattr(self, key), str) or not getattr(self, key):
+                raise ParamsError(f"params.yaml train.{key} must be the name of a metric, got {getattr(self, key)!r}")
+
+    @classmethod
+    def from_params(cls, params: dict) -> TrainConfig:
+        """``params["train"]`` validated once; an unknown key is an error, an absent one takes its default."""
+        values = params.get("train")
+        if not isinstance(values, dict):
+            raise ParamsError("params.yaml: section 'train:' is missing or not a mapping")
+        if "seed" in values:
+            raise ParamsError("params.yaml train.seed was replaced by train.seeds (a list, the first one the "
+                              "primary seed); fix params.yaml or the train config")
+        unknown = sorted(set(values) - set(cls.keys()))
+        if unknown:
+            raise ParamsError(f"params.yaml train: unknown key(s) {unknown}; known keys: {sorted(cls.keys())}")
+        return cls(**values)
+
+    @classmethod
+    def keys(cls) -> tuple[str, ...]:
+        """The keys of the ``train`` section, in declaration order."""
+        return tuple(cls.__dataclass_fields__)
+
+    @property
+    def eval_batch(self) -> int:
+        """Batch size of dev/test prediction."""
+        return self.batch_size if self.eval_batch_size is None else self.eval_batch_size
+
+    def record(self) -> dict:
+        """The settings a metrics file records as ``params.train``: every key that can change a result."""
+        kept = {k: v for k, v in asdict(self).items() if k not in (*PLACES, "gpus")}
+        return kept | {"seeds": list(self.seeds)}
+
+    def run_key(self) -> dict:
+        """The settings that define one seed's run (the resume state is keyed by them)."""
+        return {k: v for k, v in asdict(self).items() if k not in NOT_IN_RUN_KEY}
+
+
+def _bool(key: str, value) -> bool:
+    if not isinstance(value, bool):
+        raise ParamsError(f"params.yaml {key} must be true or false, got {value!r}")
+    return value
+
+
+def _number(key: str, value, hi: float | None = None, positive: bool = False) -> float:
+    """A finite number >= 0 (> 0 when ``positive``, <= ``hi`` when given), as a float."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or value < 0 or (positive and value == 0) or (hi is not None and value > hi):
+        bounds = "> 0" if positive else ">= 0" if hi is None else f"between 0 and {hi}"
+        raise ParamsError(f"params.yaml {key} must be a number {bounds}, got {value!r}")
+    return float(value)
+
+
+def _seeds(value) -> tuple[int, ...]:
+    if (not isinstance(value, (list, tuple)) or not value or len(set(value)) != len(value)
+            or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in value)):
+        raise ParamsError(f"params.yaml train.seeds must be a non-empty list of distinct integers >= 0 "
+                          f"(the first one the primary seed), got {value!r}")
+    return tuple(value)

@@ -21,6 +21,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from mbrnn.io import atomic_dir, atomic_path, write_text
+from mbrnn.splits import cohort_file
 
 log = logging.getLogger(__name__)
 
@@ -100,10 +101,7 @@ def embedding_matrix(model, vocab: Sequence[str], normalise: bool = True, unk: s
 
 
 def _read_docs(cohort_dir: Path, split: str) -> list[list[str]]:
-    path = cohort_dir / f"{split}.parquet"
-    if not path.exists():
-        raise FileNotFoundError(f"{path} not found; build the cohort first (dvc repro cohort)")
-    return [t.split() for t in pd.read_parquet(path, columns=["text"])["text"]]
+    return [t.split() for t in pd.read_parquet(cohort_file(cohort_dir, f"{split}.parquet"), columns=["text"])["text"]]
 
 
 def pretrain(cohort_dir, out_dir, corpus: str = "train", min_doc_freq: int = 3, normalise: bool = True,

@@ -24,6 +24,14 @@ import pyarrow as pa
 import pyarrow.feather as feather
 
 SPLITS = ("train", "dev", "test")
+
+
+def cohort_file(cohort_dir, name: str) -> Path:
+    """A file of a built cohort (``train.parquet``, ``icd_labels.csv``, ...); a missing one says how to build it."""
+    path = Path(cohort_dir) / name
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found; build the cohort first (dvc repro cohort)")
+    return path
 CAML_URL = "https://raw.githubusercontent.com/jamesmullenbach/caml-mimic/master/mimicdata/mimic3/{name}"
 EDIN_SOURCE = "github.com/JoakimEdin/medical-coding-reproducibility (files/data/mimiciv_icd9, files/data/mimiciv_icd10)"
 EDIN_FILES = {"icd9": "mimiciv_icd9_split.feather", "icd10": "mimiciv_icd10_split.feather"}

@@ -34,11 +34,7 @@ from mbrnn.runner import goto_project_root, stage_params
 
 goto_project_root()
 params = stage_params(f"train@{name}", params)
-tc, paths = params["train"], {**params["train"], **params["cohort"], **params["embeddings"], **params["reports"]}
-train_cfg = {k: v for k, v in tc.items() if k not in ("models_dir", "state_dir", "curves_dir", "gpus")}
-metrics = train.run(name, params["models"][name], train_cfg, paths["cohort_dir"], paths["embeddings_dir"],
-                    f"{paths['models_dir']}/{name}", f"{paths['metrics_dir']}/models/{name}.json",
-                    f"{paths['curves_dir']}/{name}.csv", progress=False, state_root=paths["state_dir"])
+metrics = train.run_stage(name, params)
 
 # %% [markdown]
 # ## ICD results

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 import torch
 
-from mbrnn import data as D
+from mbrnn import batching as D
 
 VOCAB = ["<pad>", "<unk>", "fever", "cough", "sepsis"]
 

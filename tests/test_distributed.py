@@ -11,12 +11,18 @@ import torch.multiprocessing as mp
 import torch.nn.functional as F
 from torch import nn
 
-from mbrnn import data as D
+from mbrnn import batching as D
 from mbrnn import train as T
+from mbrnn.config import TrainConfig
+from mbrnn.fit import fit
 
 V, N_ICD = 30, 4
 META = {"arch": "tiny-ddp"}
-FIT = dict(lr=2e-2, patience=100, device="cpu", progress=False, seed=5, meta=META)
+FIT = dict(progress=False, seed=5, meta=META)
+
+
+def config(epochs):
+    return TrainConfig(lr=2e-2, patience=100, device="cpu", epochs=epochs)
 
 
 class Tiny(nn.Module):
@@ -70,7 +76,7 @@ def _worker(rank, world, port, ckdir, epochs, crash, out):
     torch.set_num_threads(1)
     try:
         model = Tiny()
-        res = T.fit(model, bce, *batches(crash), checkpoint_dir=ckdir, epochs=epochs, evaluate_fn=evaluate, **FIT)
+        res = fit(model, bce, *batches(crash), config(epochs), checkpoint_dir=ckdir, evaluate_fn=evaluate, **FIT)
         torch.save({"state": model.state_dict(), "curves": res.curves.to_dict("list")}, f"{out}.{rank}")
     finally:
         torch.distributed.destroy_process_group()
@@ -99,7 +105,7 @@ def _importable(monkeypatch):
 def test_two_processes_equal_one_with_the_same_global_batch(tmp_path):
     two = run2(tmp_path / "ddp", 2, tmp_path / "res")
     model = Tiny()
-    one = T.fit(model, bce, *batches(), checkpoint_dir=tmp_path / "one", epochs=2, evaluate_fn=evaluate, **FIT)
+    one = fit(model, bce, *batches(), config(2), checkpoint_dir=tmp_path / "one", evaluate_fn=evaluate, **FIT)
     for k, v in model.state_dict().items():
         for r in range(2):
             torch.testing.assert_close(two[r]["state"][k], v, rtol=1e-5, atol=1e-6)
@@ -128,7 +134,7 @@ def _stage_worker(rank, world, port, inputs, where):
     import test_train_stage as S
     out = Path(where) / f"rank{rank}"  # each rank its own output paths, so a write by rank 1 shows
     try:
-        T.run("x", dict(S.MODEL), dict(S.TRAIN), Path(inputs), Path(inputs) / "emb", out / "models" / "x",
+        T.run("x", dict(S.MODEL), TrainConfig(**S.TRAIN), Path(inputs), Path(inputs) / "emb", out / "models" / "x",
               out / "metrics.json", out / "curves.csv", progress=False, state_root=Path(where) / "state")
     finally:
         torch.distributed.destroy_process_group()

@@ -21,7 +21,7 @@ def test_save_npz_is_byte_deterministic_and_loads(tmp_path):
 
 def test_torch_checkpoints_are_byte_deterministic(tmp_path):
     """Checkpoints go through a temporary file with a random name; the bytes must not depend on it."""
-    from mbrnn.train import _save
+    from mbrnn.checkpoints import save as _save
 
     state = {"w": torch.arange(5.0), "meta": {"codes": ["401.9"]}}
     _save(state, tmp_path / "a.pt")

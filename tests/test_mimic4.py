@@ -145,6 +145,26 @@ def test_icd10_cohort(raw, tmp_path):
     assert "K21.9" in summary["codes_missing_from_d_icd"]["examples"]
 
 
+def test_each_admission_keeps_its_own_note_when_other_version_notes_come_first(tmp_path):
+    """The summaries of admissions of the other ICD version are dropped before the join: the notes that stay must
+    keep their own text (a note's text is found by its row in the streamed texts), wherever the dropped ones sit."""
+    root = tmp_path / "raw"
+    icd9, icd10_ = (102, 112, 122, 132), (201, 301, 401, 501, 601, 701)
+    order = [h for pair in zip(icd9, icd10_) for h in pair] + list(icd10_[len(icd9):])  # interleaved, ICD-9 first
+    write(root, "note/discharge", [ds(h, h, 1, f"stay{h} hypertension") for h in order])
+    write(root, "hosp/diagnoses_icd", [dx(h, h, "4019", 9) for h in icd9] + [dx(h, h, "I10") for h in icd10_])
+    write(root, "hosp/procedures_icd", [px(201, 201, "0DTJ4ZZ")])
+    write(root, "hosp/d_icd_diagnoses", [["I10", 10, "Essential (primary) hypertension"]])
+    write(root, "hosp/d_icd_procedures", [["0DTJ4ZZ", 10, "Resection of Appendix, Percutaneous Endoscopic Approach"]])
+    summary = build(root, tmp_path)
+    df = load_all(tmp_path)
+    assert sorted(df.index) == list(icd10_)
+    for h in icd10_:
+        assert df.loc[h, "text"].startswith(f"stay{h} "), h
+    assert summary["skipped"]["summaries_of_admissions_in_other_icd_version"] == len(icd9)
+    assert summary["skipped"]["summaries_without_codes"] == 0
+
+
 def test_icd9_admissions_of_the_same_tables(raw, tmp_path):
     summary = build(raw, tmp_path, code_system="icd9", ccs_px_fallback="icd9_two_digit")
     df = load_all(tmp_path)

@@ -219,7 +219,7 @@ def test_params_yaml_has_both_single_task_ablations():
     no RAM) beside ours without the CCS head only (RAM kept); they differ exactly in the RAM."""
     from mbrnn import runner
     from mbrnn.config import load_params
-    from mbrnn.train import LOSS_KEYS
+    from mbrnn.fitters import LOSS_KEYS
 
     models = load_params(runner.project_root(__file__) / "params.yaml")["models"]
     built = {}

@@ -1,5 +1,6 @@
 import importlib.util
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -8,8 +9,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mbrnn import data as D
+from mbrnn import batching as D
+from mbrnn import checkpoints as CK
 from mbrnn import train as T
+from mbrnn.config import ParamsError, TrainConfig
+from mbrnn.device import amp_dtype, pick_device
+from mbrnn.fit import CURVE_COLUMNS, fit
+from mbrnn.fitters import converged
+from mbrnn.predictions import predict, save_predictions
 
 torch.set_num_threads(1)
 V, N_ICD, N_CCS = 30, 5, 3
@@ -71,13 +78,16 @@ def loaders(cls=D.Batches, **kw):
     return cls(make_dataset(20, 0), 4, shuffle=True, seed=11, **kw), D.Batches(make_dataset(10, 1), 4)
 
 
-META = T.checkpoint_meta(VOCAB, ICD, CCS, {"arch": "tiny"})
+META = CK.checkpoint_meta(VOCAB, ICD, CCS, {"arch": "tiny"})
+FIT_ARGS = ("seed", "resume", "progress", "meta", "evaluate_fn")  # fit()'s own arguments; the rest: TrainConfig
 
 
 def do_fit(model, train_b, dev_b, ckdir, **kw):
-    args = dict(lr=1e-2, epochs=4, patience=100, checkpoint_dir=ckdir, device="cpu", progress=False, seed=3,
-                meta=META, evaluate_fn=f1_eval)
-    return T.fit(model, bce, train_b, dev_b, **(args | kw))
+    args = dict(lr=1e-2, epochs=4, patience=100, device="cpu", progress=False, seed=3, meta=META,
+                evaluate_fn=f1_eval) | kw
+    config = TrainConfig(**{k: v for k, v in args.items() if k not in FIT_ARGS})
+    return fit(model, bce, train_b, dev_b, config, checkpoint_dir=ckdir,
+               **{k: v for k, v in args.items() if k in FIT_ARGS})
 
 
 def weights(path):
@@ -106,7 +116,7 @@ def test_resume_after_crash_equals_uninterrupted(tmp_path):
         assert_same(sa, sb)
     cols = ["epoch", "train_loss", "train_loss_icd", "train_loss_ccs", "dev_micro_f1", "dev_macro_f1"]
     pd.testing.assert_frame_equal(full.curves[cols], res.curves[cols])
-    assert list(full.curves.columns[:len(T.CURVE_COLUMNS)]) == T.CURVE_COLUMNS
+    assert list(full.curves.columns[:len(CURVE_COLUMNS)]) == CURVE_COLUMNS
     assert full.curves["train_loss"].iloc[-1] < full.curves["train_loss"].iloc[0]  # it learns
 
 
@@ -143,23 +153,23 @@ def test_checkpoints_load_weights_only_and_check_metadata(tmp_path):
     do_fit(TinyModel(0), *loaders(), tmp_path, epochs=1)
     last = torch.load(tmp_path / "last.pt", weights_only=True)
     assert {"model", "optimizer", "scaler", "rng", "curves", "bad_epochs", "best_score"} <= set(last)
-    ck = T.load_checkpoint(tmp_path / "best.pt", VOCAB, ICD, CCS)
+    ck = CK.load_checkpoint(tmp_path / "best.pt", VOCAB, ICD, CCS)
     assert ck["meta"]["model_cfg"] == {"arch": "tiny"} and ck["epoch"] == 1
     TinyModel(1).load_state_dict(ck["model"])
     with pytest.raises(ValueError, match=r"vocabulary: checkpoint has 30 tokens, given 31"):
-        T.load_checkpoint(tmp_path / "best.pt", VOCAB + ["extra"], ICD, CCS)
+        CK.load_checkpoint(tmp_path / "best.pt", VOCAB + ["extra"], ICD, CCS)
     with pytest.raises(ValueError, match=r"same size, different tokens"):
-        T.load_checkpoint(tmp_path / "best.pt", VOCAB[:-1] + ["other"], ICD, CCS)
+        CK.load_checkpoint(tmp_path / "best.pt", VOCAB[:-1] + ["other"], ICD, CCS)
     with pytest.raises(ValueError, match=r"ICD labels: checkpoint has 5, given 5; 1 only in checkpoint"):
-        T.load_checkpoint(tmp_path / "best.pt", VOCAB, ICD[:-1] + ["999.9"], CCS)
+        CK.load_checkpoint(tmp_path / "best.pt", VOCAB, ICD[:-1] + ["999.9"], CCS)
     with pytest.raises(ValueError, match=r"CCS labels: same 3 codes in a different order"):
-        T.load_checkpoint(tmp_path / "best.pt", VOCAB, ICD, CCS[::-1])
+        CK.load_checkpoint(tmp_path / "best.pt", VOCAB, ICD, CCS[::-1])
 
 
 def test_predict_returns_dataset_order(tmp_path):
     model = TinyModel(0).eval()
     ds = make_dataset(9, 2)
-    probs = T.predict(model, D.Batches(ds, 4), "cpu")  # batches sorted by length, not in dataset order
+    probs = predict(model, D.Batches(ds, 4), "cpu")  # batches sorted by length, not in dataset order
     assert probs["icd"].dtype == np.float32 and probs["icd"].shape == (9, N_ICD) and probs["ccs"].shape == (9, N_CCS)
     with torch.no_grad():
         for i in range(9):
@@ -170,25 +180,25 @@ def test_predict_returns_dataset_order(tmp_path):
 def test_save_predictions_roundtrip(tmp_path):
     rng = np.random.default_rng(0)
     p, y = rng.random((4, N_ICD)), rng.random((4, N_ICD)) < 0.5
-    T.save_predictions(tmp_path / "dev.npz", [7, 8, 9, 10], ICD, p, y, CCS, p[:, :3], y[:, :3])
+    save_predictions(tmp_path / "dev.npz", [7, 8, 9, 10], ICD, p, y, CCS, p[:, :3], y[:, :3])
     z = np.load(tmp_path / "dev.npz", allow_pickle=False)
     assert set(z.files) == {"hadm_id", "icd_codes", "icd_prob", "icd_true", "ccs_codes", "ccs_prob", "ccs_true"}
     assert z["hadm_id"].dtype == np.int64 and z["icd_prob"].dtype == np.float32 and z["icd_true"].dtype == bool
     assert z["icd_codes"].tolist() == ICD and z["ccs_codes"].tolist() == CCS
     np.testing.assert_array_equal(z["icd_prob"], p.astype(np.float32))
     np.testing.assert_array_equal(z["icd_true"], y)
-    T.save_predictions(tmp_path / "single.npz", [7, 8, 9, 10], ICD, p, y)
+    save_predictions(tmp_path / "single.npz", [7, 8, 9, 10], ICD, p, y)
     assert set(np.load(tmp_path / "single.npz").files) == {"hadm_id", "icd_codes", "icd_prob", "icd_true"}
     with pytest.raises(ValueError, match="icd"):
-        T.save_predictions(tmp_path / "bad.npz", [7, 8, 9], ICD, p, y)
+        save_predictions(tmp_path / "bad.npz", [7, 8, 9], ICD, p, y)
 
 
 def test_device_and_precision():
-    assert T.pick_device("cpu").type == "cpu"
-    assert T.amp_dtype(torch.device("cpu")) is None
-    assert T.amp_dtype(torch.device("cpu"), "bf16") is torch.bfloat16
+    assert pick_device("cpu").type == "cpu"
+    assert amp_dtype(torch.device("cpu")) is None
+    assert amp_dtype(torch.device("cpu"), "bf16") is torch.bfloat16
     with pytest.raises(ValueError, match="precision"):
-        T.amp_dtype(torch.device("cpu"), "fp8")
+        amp_dtype(torch.device("cpu"), "fp8")
 
 
 # --------------------------------------------------------------------------- integration with the real modules
@@ -228,7 +238,7 @@ def test_run_stage_end_to_end(tmp_path, model_cfg):
     train_cfg = {"seeds": [0], "device": "cpu", "batch_size": 8, "max_tokens": 20, "epochs": 2, "patience": 5,
                  "lr": 1e-2, "weight_decay": 0.01, "grad_clip": 1.0, "threshold": 0.5, "early_stop_metric": "macro_f1"}
     out, mpath, cpath = tmp_path / "model", tmp_path / "m.json", tmp_path / "c.csv"
-    m = T.run("x", model_cfg, train_cfg, tmp_path, tmp_path / "emb", out, mpath, cpath, progress=False)
+    m = T.run("x", model_cfg, TrainConfig(**train_cfg), tmp_path, tmp_path / "emb", out, mpath, cpath, progress=False)
     assert json.loads(mpath.read_text()) == json.loads(json.dumps(m))
     assert {"dev", "test", "test_tuned"} <= set(m["icd"]) and 0 <= m["threshold_tuned"] <= 1
     assert m["n_params"] > 0 and ("ccs" in m) == (model_cfg["arch"] == "mbrnn")
@@ -250,10 +260,33 @@ def test_run_stage_end_to_end(tmp_path, model_cfg):
         np.testing.assert_allclose(clf.predict_proba(texts), z["icd_prob"])
         return
     assert m["epochs_run"] == 2 and m["best_epoch"] in (1, 2)
-    ck = T.load_checkpoint(out / "checkpoint.pt", VOCAB, ICD, CCS)
+    ck = CK.load_checkpoint(out / "checkpoint.pt", VOCAB, ICD, CCS)
     assert ck["epoch"] == m["best_epoch"]
     curves = pd.read_csv(cpath)
     assert curves["epoch"].tolist() == [1, 2]
+
+
+@pytest.mark.skipif(not REAL, reason="real models/losses/metrics not available")
+def test_run_stage_derives_every_path_from_params(tmp_path):
+    """run_stage takes the stage's part of params.yaml: train validated before anything is written, outputs at
+    models_dir/<name>/, metrics_dir/models/<name>.json, curves_dir/<name>.csv, resume state under state_dir."""
+    write_cohort(tmp_path, np.random.default_rng(0))
+    out = tmp_path / "out"
+    params = {"models": {"x": {"arch": "caml", "num_filters": 6, "kernel_size": 3, "loss": "bce"}},
+              "train": {"seeds": [0], "device": "cpu", "batch_size": 8, "max_tokens": 20, "epochs": 1, "lr": 1e-2,
+                        "models_dir": str(out / "models"), "state_dir": str(out / "state"),
+                        "curves_dir": str(out / "curves")},
+              "cohort": {"cohort_dir": str(tmp_path)}, "embeddings": {"embeddings_dir": str(tmp_path / "emb")},
+              "reports": {"metrics_dir": str(out / "metrics")}}
+    with pytest.raises(ParamsError, match="learning_rate"):
+        T.run_stage("x", params | {"train": params["train"] | {"learning_rate": 1e-2}})
+    assert not out.exists()
+    m = T.run_stage("x", params)
+    assert json.loads((out / "metrics" / "models" / "x.json").read_text()) == json.loads(json.dumps(m))
+    assert {p.name for p in (out / "models" / "x").iterdir()} == {"checkpoint.pt", "dev.npz", "test.npz"}
+    assert pd.read_csv(out / "curves" / "x.csv")["epoch"].tolist() == [1]
+    assert len(list((out / "state").glob("x-*/epochs-1/last.pt"))) == 1
+    assert m["params"] == {"model": params["models"]["x"], "train": TrainConfig.from_params(params).record()}
 
 
 def test_fp16_autocast_with_grad_scaler_checkpoints_and_resumes(tmp_path):
@@ -266,15 +299,17 @@ def test_fp16_autocast_with_grad_scaler_checkpoints_and_resumes(tmp_path):
 
 
 def test_resume_state_is_keyed_by_everything_that_changes_results(tmp_path):
-    from mbrnn.train import state_dir_for
+    from mbrnn.checkpoints import state_dir_for
 
-    base = dict(state_root=tmp_path, name="m", model_cfg={"arch": "caml"}, train_cfg={"lr": 1e-3, "epochs": 5},
+    base = dict(state_root=tmp_path, name="m", model_cfg={"arch": "caml"}, run_key={"lr": 1e-3, "epochs": 5},
                 inputs_id="abc", icd_codes=["401.9"], ccs_codes=["dx:98"])
     same = state_dir_for(**base)
-    longer = state_dir_for(**{**base, "train_cfg": {"lr": 1e-3, "epochs": 50}})
+    longer = state_dir_for(**{**base, "run_key": {"lr": 1e-3, "epochs": 50}})
     assert longer != same and longer.parent == same.parent  # epochs is part of the key; siblings can be extended
-    assert state_dir_for(**{**base, "train_cfg": {"lr": 1e-3, "epochs": 5, "extend": True, "seeds": [1, 2]}}) == same
-    for change in ({"train_cfg": {"lr": 3e-3, "epochs": 5}}, {"model_cfg": {"arch": "laat"}}, {"inputs_id": "abd"},
+    run_key = TrainConfig(lr=1e-3, epochs=5).run_key()  # extend, seeds, gpus and the folders are not part of it
+    assert run_key == TrainConfig(lr=1e-3, epochs=5, extend=True, seeds=[1, 2], gpus=4, models_dir="x").run_key()
+    assert run_key != TrainConfig(lr=1e-3, epochs=5, batch_size=8).run_key()
+    for change in ({"run_key": {"lr": 3e-3, "epochs": 5}}, {"model_cfg": {"arch": "laat"}}, {"inputs_id": "abd"},
                    {"icd_codes": ["401.9", "38.93"]}, {"ccs_codes": []}):
         assert state_dir_for(**{**base, **change}).parent != same.parent, change
 
@@ -350,18 +385,66 @@ def test_warmup_ramps_the_learning_rate(tmp_path):
 
 
 def test_converged_rule():
-    assert T.converged(best_epoch=5, epochs_run=8, patience=3) is True
-    assert T.converged(best_epoch=6, epochs_run=8, patience=3) is False
-    assert T.converged(best_epoch=0, epochs_run=0, patience=3, epochs=False) is None
+    assert converged(best_epoch=5, epochs_run=8, patience=3) is True
+    assert converged(best_epoch=6, epochs_run=8, patience=3) is False
+    assert converged(best_epoch=0, epochs_run=3, patience=3) is False  # no best epoch: not converged
 
 
 def test_seeds_must_be_a_list_of_distinct_ints():
-    assert T.seeds_of({"seeds": [3, 1]}) == [3, 1]
-    for bad in ({"seeds": 0}, {"seeds": []}, {"seeds": [1, 1]}, {"seeds": ["0"]}, {}):
-        with pytest.raises(ValueError, match="train.seeds"):
-            T.seeds_of(bad)
-    with pytest.raises(ValueError, match="replaced by train.seeds"):
-        T.seeds_of({"seed": 0, "seeds": [0]})
+    assert TrainConfig.from_params({"train": {"seeds": [3, 1]}}).seeds == (3, 1)
+    for bad in (0, [], [1, 1], ["0"], [True], [-1]):
+        with pytest.raises(ParamsError, match="train.seeds"):
+            TrainConfig.from_params({"train": {"seeds": bad}})
+    with pytest.raises(ParamsError, match="replaced by train.seeds"):
+        TrainConfig.from_params({"train": {"seed": 0, "seeds": [0]}})
+
+
+def test_train_config_defaults_and_params_yaml():
+    """An absent key takes the dataclass default; the repository's params.yaml validates and sets every key."""
+    from mbrnn import runner
+    from mbrnn.config import load_params
+
+    c = TrainConfig.from_params({"train": {}})
+    assert (c.seeds, c.batch_size, c.eval_batch, c.lr, c.epochs, c.patience, c.max_tokens, c.gpus, c.min_delta) == (
+        (0,), 16, 16, 1e-3, 50, 10, None, 1, 0.0)
+    assert TrainConfig.from_params({"train": {"batch_size": 8, "eval_batch_size": 64}}).eval_batch == 64
+    section = load_params(runner.project_root(__file__) / "params.yaml")["train"]
+    c = TrainConfig.from_params({"train": section})
+    assert {k: getattr(c, k) for k in section} == {k: tuple(v) if k == "seeds" else v for k, v in section.items()}
+    assert c.record() == {k: v for k, v in section.items() if k not in ("models_dir", "state_dir", "curves_dir", "gpus")}
+    assert TrainConfig.from_params({"train": {"lr": 1}}).lr == 1.0 and isinstance(
+        TrainConfig.from_params({"train": {"lr": 1}}).lr, float)
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("epochs", 0, "train.epochs must be >= 1, got 0"),
+    ("epochs", 2.5, "train.epochs must be an integer, got 2.5"),
+    ("patience", True, "train.patience must be an integer, got True"),
+    ("batch_size", "32", "train.batch_size must be an integer"),
+    ("gpus", 0, "train.gpus must be >= 1"),
+    ("eval_batch_size", 0, "train.eval_batch_size"),
+    ("max_tokens", -5, "train.max_tokens"),
+    ("lr", 0, "train.lr must be a number > 0, got 0"),
+    ("lr", "1e-3", "train.lr must be a number > 0, got '1e-3'"),
+    ("weight_decay", -0.1, "train.weight_decay must be a number >= 0, got -0.1"),
+    ("threshold", 1.5, "train.threshold must be a number between 0 and 1, got 1.5"),
+    ("min_delta", float("nan"), "train.min_delta"),
+    ("precision", "fp8", "train.precision must be one of"),
+    ("device", "gpu", "train.device must be auto, cpu, cuda"),
+    ("extend", "yes", "train.extend must be true or false, got 'yes'"),
+    ("models_dir", "", "train.models_dir must be a path"),
+    ("early_stop_metric", None, "train.early_stop_metric must be the name of a metric"),
+])
+def test_train_config_names_the_bad_key_and_value(key, value, message):
+    with pytest.raises(ParamsError, match=re.escape(message)):
+        TrainConfig.from_params({"train": {key: value}})
+
+
+def test_train_config_refuses_unknown_keys():
+    with pytest.raises(ParamsError, match=r"unknown key\(s\) \['learning_rate'\]"):
+        TrainConfig.from_params({"train": {"lr": 1e-3, "learning_rate": 1e-3}})
+    with pytest.raises(ParamsError, match="section 'train:' is missing"):
+        TrainConfig.from_params({"cohort": {}})
 
 
 @pytest.mark.skipif(not REAL, reason="real models/losses/metrics not available")
@@ -375,21 +458,24 @@ def test_run_records_what_was_run(tmp_path):
     out, mpath, cpath = tmp_path / "model", tmp_path / "m.json", tmp_path / "c.csv"
     args = ("x", model_cfg)
     paths = (tmp_path, tmp_path / "emb", out, mpath, cpath)
-    m3 = T.run(*args, tc, *paths, progress=False, state_root=tmp_path / "state")
+    m3 = T.run(*args, TrainConfig(**tc), *paths, progress=False, state_root=tmp_path / "state")
     assert m3["epochs_run"] == 3 and m3["converged"] is False and m3["patience"] == 5
     assert m3["seeds"] == [0, 7] and set(m3["by_seed"]) == {"0", "7"}
     assert m3["by_seed"]["0"]["icd"]["test"] == m3["icd"]["test"]
     assert m3["by_seed"]["7"]["icd"]["test"] != m3["icd"]["test"]  # another seed, another model
-    assert m3["params"] == {"model": model_cfg, "train": tc}
+    assert m3["params"] == {"model": model_cfg, "train": TrainConfig(**tc).record()}
+    assert m3["params"]["train"]["seeds"] == [0, 7] and m3["params"]["train"]["min_delta"] == 0.0  # defaults too
     assert (out / "test.npz").exists() and (out / "seed-7" / "test.npz").exists()
     z7 = np.load(out / "seed-7" / "test.npz")
     from mbrnn.metrics import evaluate
     assert m3["by_seed"]["7"]["icd"]["test"] == pytest.approx(evaluate(z7["icd_true"], z7["icd_prob"]), nan_ok=True)
-    m1 = T.run(*args, tc | {"epochs": 1, "seeds": [0]}, *paths, progress=False, state_root=tmp_path / "state")
+    m1 = T.run(*args, TrainConfig(**tc | {"epochs": 1, "seeds": [0]}), *paths, progress=False,
+               state_root=tmp_path / "state")
     assert m1["epochs_run"] == 1 and len(pd.read_csv(cpath)) == 1 and m1["params"]["train"]["epochs"] == 1
     assert json.loads(mpath.read_text())["epochs_run"] == 1
-    m5 = T.run(*args, tc | {"epochs": 5, "seeds": [0], "extend": True}, *paths, progress=False,
+    m5 = T.run(*args, TrainConfig(**tc | {"epochs": 5, "seeds": [0], "extend": True}), *paths, progress=False,
                state_root=tmp_path / "state")
     assert m5["epochs_run"] == 5 and pd.read_csv(cpath)["epoch"].tolist() == [1, 2, 3, 4, 5]
-    fresh = T.run(*args, tc | {"epochs": 5, "seeds": [0]}, *paths, progress=False, state_root=tmp_path / "fresh")
+    fresh = T.run(*args, TrainConfig(**tc | {"epochs": 5, "seeds": [0]}), *paths, progress=False,
+                  state_root=tmp_path / "fresh")
     assert fresh["icd"]["test"] == m5["icd"]["test"]  # extending equals training 5 epochs from the start

@@ -12,8 +12,9 @@ import pandas as pd
 import pytest
 import torch
 
-from mbrnn import data as D
+from mbrnn import batching as D
 from mbrnn import train
+from mbrnn.config import TrainConfig
 
 torch.set_num_threads(1)
 VOCAB = ["<pad>", "<unk>"] + [f"w{i}" for i in range(28)]
@@ -55,8 +56,9 @@ def run_stage(inputs, where, model_cfg=MODEL, **train_overrides):
     """The one call of the train stage in this module (adapt here if ``train.run``'s signature changes).
 
     Writes into ``where``: models/x/, metrics.json, curves.csv; resume state in state/."""
-    return train.run("x", dict(model_cfg), {**TRAIN, **train_overrides}, inputs, inputs / "emb", where / "models" / "x",
-                     where / "metrics.json", where / "curves.csv", progress=False, state_root=where / "state")
+    return train.run("x", dict(model_cfg), TrainConfig(**{**TRAIN, **train_overrides}), inputs, inputs / "emb",
+                     where / "models" / "x", where / "metrics.json", where / "curves.csv", progress=False,
+                     state_root=where / "state")
 
 
 def _strip_wall_clock(obj):

@@ -49,7 +49,7 @@ def check_mask(tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     lengths = mask.sum(1)
     positions = torch.arange(mask.size(1), device=mask.device)
     if not torch.equal(mask, positions[None, :] < lengths[:, None]):
-        raise ValueError("mask must be right-padded (True on a prefix of each row, then False); see mbrnn/data.py")
+        raise ValueError("mask must be right-padded (True on a prefix of each row, then False); see mbrnn/batching.py")
     return lengths.clamp(min=1)
 
 

@@ -1,25 +1,23 @@
-"""From cohort parquet to padded batches: token ids, multi-hot targets, length-bucketed batching."""
+"""Batching: from cohort parquet to padded batches (token ids, multi-hot targets, length-bucketed batches)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
 import torch
 
-SPLITS = ("train", "dev", "test")
-UNK = "<unk>"
+from .embeddings import UNK
+from .splits import SPLITS, cohort_file
+
 
 
 def load_split(cohort_dir, split: str) -> pd.DataFrame:
     """One cohort split (train/dev/test) as written by ``cohort.build_cohort``."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-    path = Path(cohort_dir) / f"{split}.parquet"
-    if not path.exists():
-        raise FileNotFoundError(f"{path} not found; build the cohort first (dvc repro cohort)")
+    path = cohort_file(cohort_dir, f"{split}.parquet")
     df = pd.read_parquet(path)
     need = {"hadm_id", "text", "icd_codes", "ccs_codes"}
     if not need <= set(df.columns):
@@ -31,9 +29,7 @@ def load_label_vocab(cohort_dir) -> tuple[list[str], list[str]]:
     """ICD and CCS label codes in label-index order, from ``icd_labels.csv`` and ``ccs_labels.csv``."""
     out = []
     for name in ("icd_labels.csv", "ccs_labels.csv"):
-        path = Path(cohort_dir) / name
-        if not path.exists():
-            raise FileNotFoundError(f"{path} not found; build the cohort first (dvc repro cohort)")
+        path = cohort_file(cohort_dir, name)
         # dtype=str: "401.10" must not become the float 401.1
         out.append(pd.read_csv(path, dtype={"code": str}, keep_default_na=False)["code"].tolist())
     return out[0], out[1]
