@@ -26,7 +26,8 @@ from mbrnn.config import CohortConfig, DataConfig
 from mbrnn.models.tfidf import TfidfLogReg
 from mbrnn.synthetic import generate
 
-MIMIC4_SKIP_SHARE = yaml.safe_load((Path(__file__).parents[1] / "configs" / "mimic4-demo.yaml").read_text())["cohort"]["max_skip_share"]
+MIMIC4_DEMO = Path(__file__).parents[1] / "configs" / "mimic4-demo.yaml"
+MIMIC4_SKIP_SHARE = {"default": 0.2, **yaml.safe_load(MIMIC4_DEMO.read_text())["cohort"]["max_skip_share"]}
 
 
 def cohort_config(work: Path, fmt: str) -> CohortConfig:
