@@ -13,6 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -d .venv ] && source .venv/bin/activate
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+export OMP_NUM_THREADS=1  # one thread per test process: the workers share the cores
 modules=("$@")
 [ ${#modules[@]} -eq 0 ] && modules=(metrics losses codes text splits models cohort)
 rm -rf mutants  # a fresh copy of the sources and tests: results never come from stale code
