@@ -167,3 +167,16 @@ def test_by_default_the_100_most_frequent_codes_stratify():
     default = splits.stratified_split(subjects, labels)
     assert np.array_equal(default, splits.stratified_split(subjects, labels, max_labels=100))
     assert not np.array_equal(default, splits.stratified_split(subjects, labels, max_labels=101))
+
+
+def test_frequency_ties_among_many_codes_are_broken_by_code_name():
+    """60 codes with 1-3 admissions each, 30 kept: which of the equally frequent codes make the cut is decided
+    by name (a stable sort after sorting by name), never by the sort algorithm's whims."""
+    counts = np.random.default_rng(0).integers(1, 4, size=60)
+    codes = [f"k{j:02d}" for j in range(60)]
+    labels = [[code] for code, n in zip(codes, counts) for _ in range(n)]
+    subjects = np.arange(len(labels))
+    ranked = sorted(codes, key=lambda c: (-counts[codes.index(c)], c))[:30]
+    kept = [[c for c in codes_ if c in ranked] for codes_ in labels]
+    assert np.array_equal(splits.stratified_split(subjects, labels, seed=0, max_labels=30),
+                          splits.stratified_split(subjects, kept, seed=0, max_labels=30))
