@@ -3,8 +3,8 @@
 #
 #   bash scripts/mutation.sh                 # every configured module (metrics losses codes text splits models cohort)
 #   bash scripts/mutation.sh metrics losses  # only these
-#   bash scripts/mutation.sh --keep splits   # keep mutants/ and earlier verdicts (after adding tests: re-judged
-#                                            # where mutmut sees a change; add --rerun to forget all verdicts of these)
+#   bash scripts/mutation.sh --keep splits   # keep mutants/ and the other modules' verdicts; splits is re-run whole
+#   python -m mutmut run NAME...             # re-run only these mutants (e.g. the survivors after adding tests)
 #   bash scripts/mutation.sh --sample 25 cohort  # every 25th mutant (sorted by function, then number) only
 #
 # Configuration: [tool.mutmut] in pyproject.toml (which files are mutated, pytest options). mutmut copies mbrnn/

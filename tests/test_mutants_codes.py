@@ -22,3 +22,14 @@ def test_unknown_categories_have_an_empty_description():
 def test_empty_label_table_keeps_its_columns():
     table = codes.label_table([], {}, codes.CCSMapper())
     assert list(table.columns) == ["code", "kind", "description", "ccs"] and table.empty
+
+
+def test_invalid_codes_are_refused_naming_the_kind():
+    for code, kind, message in (("12a", codes.DX, "'12A' is not a valid ICD-9-CM diagnosis code"),
+                                ("1", codes.PX, "'1' is not a valid ICD-9-CM procedure code")):
+        try:
+            codes.format_icd9(code, kind)
+        except codes.CodeError as e:
+            assert str(e) == message
+        else:
+            raise AssertionError(f"{code} accepted")
