@@ -1,5 +1,7 @@
 """Behaviour tests added for mutation testing (tests/README.md "Mutation testing") of ``mbrnn.text``."""
 
+from concurrent.futures import ThreadPoolExecutor
+
 from mbrnn import text
 
 
@@ -8,3 +10,11 @@ def test_a_note_of_non_ascii_whitespace_is_blank_with_no_tokens():
         assert text.prepare_notes([" \u00a0\u2003\n".encode(), b"ok 1 \xc3\xa9t\xc3\xa9"], scheme)[:2] == (
             [None, "ok été".encode() if scheme == "caml" else "ok 1 été".encode()],
             [0, 2 if scheme == "caml" else -1])
+
+
+def test_progress_bar_counts_notes_against_the_total(capsys):
+    """Also on a pool, whose results come as a generator without a length."""
+    with ThreadPoolExecutor(2) as pool:
+        assert text.normalise_many(["a b", "c", "d 1"], progress=True, pool=pool) == [("a b", 2), ("c", 1), ("d", 1)]
+    err = capsys.readouterr().err
+    assert "normalising text" in err and "3/3" in err and "100%" in err
