@@ -25,7 +25,7 @@ def test_progress_bar_counts_notes_against_the_total(capsys):
 
 @pytest.mark.parametrize("workers,cpus,pools", [(None, 3, [("fork", 3)]), (2, 3, [("fork", 2)]), (1, 3, []),
                                                 (None, None, [])])
-def test_normalise_many_uses_the_given_workers_else_every_core(monkeypatch, workers, cpus, pools):
+def test_normalise_many_uses_the_given_workers_else_every_core(monkeypatch, capsys, workers, cpus, pools):
     """A pool of ``workers`` processes, by default one per core (one, serial, when the core count is unknown);
     threads stand in for the forked processes here."""
     made = []
@@ -43,3 +43,4 @@ def test_normalise_many_uses_the_given_workers_else_every_core(monkeypatch, work
     notes = [f"note {i} x" for i in range(600)]
     assert text.normalise_many(notes, workers=workers) == [("note x", 2)] * 600
     assert made == pools
+    assert capsys.readouterr().err == ""  # no progress bar unless asked for
