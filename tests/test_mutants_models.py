@@ -4,6 +4,7 @@ what the TF-IDF baseline passes to scikit-learn, its default vocabulary cap, and
 import warnings
 
 import numpy as np
+import pytest
 import torch
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
@@ -82,3 +83,16 @@ def test_tfidf_shows_a_progress_bar_unless_told_not_to(capsys):
 def test_tfidf_accepts_more_labels_than_documents():
     model = TfidfLogReg(progress=False).fit(TEXTS[:3], np.eye(3, 5, dtype=bool))
     assert model.predict_proba(TEXTS[:2]).shape == (2, 5)
+
+
+def test_tfidf_refuses_texts_that_are_not_strings_naming_the_column():
+    with pytest.raises(ValueError) as err:
+        TfidfLogReg(progress=False).fit([["a", "b"], "c"], np.array([[1], [0]]))
+    assert str(err.value) == "texts must be a list of str (the cohort's `text` column)"
+
+
+def test_caml_defaults_to_the_papers_50_filters():
+    from mbrnn.models.caml import CAML
+
+    model = CAML(torch.randn(20, 6).numpy(), 4)
+    assert {p.shape[0] for name, p in model.named_parameters() if name.endswith("weight") and p.dim() == 3} == {50}
