@@ -16,3 +16,13 @@ def test_ccs_label_table_and_labels_without_ccs(tiny_raw, tmp_path):
     assert (ccs.loc[ccs["kind"] == "dx", "description"] != "").any()  # HCUP category names
     without = summary["labels_without_ccs"]
     assert set(without) == {"count", "examples"} and without["count"] == len(without["examples"])
+
+
+def test_caml_listed_admissions_missing_from_the_cohort_are_counted(tiny_raw, tmp_path):
+    lists = tmp_path / "caml"
+    lists.mkdir()
+    for name, ids in (("train", [101, 201, 301, 401, 501, 601]), ("dev", [701, 702, 99991]), ("test", [801, 99992])):
+        (lists / f"{name}_full_hadm_ids.csv").write_text("".join(f"{i}\n" for i in ids))
+    summary = cohort.build_cohort(tiny_raw, tmp_path / "cohort", progress=False, split="caml",
+                                  caml_splits_dir=lists, max_skip_share={"default": 1.0})
+    assert summary["skipped"]["caml_listed_admissions_not_in_cohort"] == 2
