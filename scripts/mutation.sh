@@ -5,6 +5,8 @@
 #   bash scripts/mutation.sh metrics losses  # only these
 #   bash scripts/mutation.sh --keep splits   # keep mutants/ and the other modules' verdicts; splits is re-run whole
 #   python -m mutmut run NAME...             # re-run only these mutants (e.g. the survivors after adding tests)
+# After adding tests, delete mutants/mutmut-stats.json before --keep or a named re-run: mutmut otherwise keeps its
+# old map of which tests call which function, and the new tests never run.
 #   bash scripts/mutation.sh --sample 25 cohort  # every 25th mutant (sorted by function, then number) only
 #
 # Configuration: [tool.mutmut] in pyproject.toml (which files are mutated, pytest options). mutmut copies mbrnn/
