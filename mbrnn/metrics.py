@@ -23,7 +23,9 @@ Conventions (n documents, L labels; y_true bool (n, L), y_prob float (n, L)):
   ties grouped (equal to sklearn's average_precision_score per document and to
   label_ranking_average_precision_score when every document has 1..L-1 gold labels).
 * exact_match: fraction of documents whose predicted label set equals the gold set.
-* Undefined values (e.g. an AUC with no positive, a recall over no documents) are float("nan").
+* Undefined values (e.g. an AUC with no positive, a recall over no documents) are float("nan"). Zero
+  documents are scored, not refused: every mean over documents (ranking metrics, exact_match) and both AUCs are
+  nan, the micro and macro P/R/F1 over all labels are 0 by the 0/0 convention, the *_present ones nan.
 """
 
 from __future__ import annotations
@@ -142,16 +144,22 @@ def _ranking(y_true: np.ndarray, y_prob: np.ndarray, ks: tuple[int, ...], chunk:
         prec = np.take_along_axis(cum, end, axis=1) / (end + 1.0)  # precision at the group's cut
         ap.append(np.where(g, prec, 0.0).sum(1) / np.maximum(R, 1))
         n_gold.append(R)
-    R = np.concatenate(n_gold)
+    R = _cat(n_gold)
     has = R > 0
     out = {}
     for k, kc in zip(ks, ks_capped):
-        hits = np.concatenate(hits_at[k]).astype(np.float64)
+        hits = _cat(hits_at[k]).astype(np.float64)
         out[f"p@{k}"] = _mean(hits / kc)
         out[f"r@{k}"] = _mean(hits[has] / R[has])
-    out["r_precision"] = _mean(np.concatenate(r_hits)[has] / R[has])
-    out["map"] = _mean(np.concatenate(ap)[has])
+    out["r_precision"] = _mean(_cat(r_hits)[has] / R[has])
+    out["map"] = _mean(_cat(ap)[has])
     return out
+
+
+def _cat(chunks: list[np.ndarray]) -> np.ndarray:
+    """The per-chunk values in one array; empty for zero documents (no chunk), so that every mean over
+    documents is nan there instead of ``np.concatenate`` failing on an empty list."""
+    return np.concatenate(chunks) if chunks else np.zeros(0)
 
 
 def evaluate(
@@ -170,6 +178,8 @@ def evaluate(
     if any(int(k) != k or k < 1 for k in ks):
         raise ValueError(f"ks must be positive integers; got {ks}")
     n, L = y_true.shape
+    if L == 0:
+        raise ValueError("y_true and y_prob have no label column: there is nothing to rank or score")
     m = label_metrics(y_true, y_prob, threshold)
     m.update(_ranking(y_true, y_prob, tuple(int(k) for k in ks), chunk))
     m["exact_match"] = float(np.mean(np.all((y_prob >= np.float64(threshold)) == y_true, axis=1))) if n else float("nan")
