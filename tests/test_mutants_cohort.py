@@ -7,12 +7,18 @@ import pytest
 
 from conftest import code, write_table
 from mbrnn import cohort
-from mbrnn.cohort import TABLES
+from mbrnn.config import CohortConfig, DataConfig
+from mbrnn.schema import COLUMNS as TABLES
+
+
+def build(raw, tmp_path, **kw):
+    kw.setdefault("max_skip_share", {"default": 1.0})
+    return cohort.build_cohort(CohortConfig(cohort_dir=str(tmp_path / "cohort"), **kw), DataConfig(raw_dir=str(raw)),
+                               progress=False)
 
 
 def test_ccs_label_table_and_labels_without_ccs(tiny_raw, tmp_path):
-    summary = cohort.build_cohort(tiny_raw, tmp_path / "cohort", progress=False, split_ratios=(0.6, 0.2, 0.2),
-                                  max_skip_share={"default": 1.0})
+    summary = build(tiny_raw, tmp_path, split_ratios=(0.6, 0.2, 0.2))
     ccs = pd.read_csv(tmp_path / "cohort" / "ccs_labels.csv", dtype=str, keep_default_na=False)
     assert list(ccs.columns) == ["code", "kind", "description", "train_count"]
     assert len(ccs) and (ccs["kind"] == ccs["code"].str.split(":").str[0]).all()
@@ -26,8 +32,7 @@ def test_caml_listed_admissions_missing_from_the_cohort_are_counted(tiny_raw, tm
     lists.mkdir()
     for name, ids in (("train", [101, 201, 301, 401, 501, 601]), ("dev", [701, 702, 99991]), ("test", [801, 99992])):
         (lists / f"{name}_full_hadm_ids.csv").write_text("".join(f"{i}\n" for i in ids))
-    summary = cohort.build_cohort(tiny_raw, tmp_path / "cohort", progress=False, split="caml",
-                                  caml_splits_dir=lists, max_skip_share={"default": 1.0})
+    summary = build(tiny_raw, tmp_path, split="caml", caml_splits_dir=str(lists))
     assert summary["skipped"]["caml_listed_admissions_not_in_cohort"] == 2
 
 
@@ -37,4 +42,4 @@ def test_a_missing_id_is_named_by_column_and_line(tiny_raw, tmp_path, subject, h
     write_table(tiny_raw / "DIAGNOSES_ICD.csv.gz", TABLES["DIAGNOSES_ICD"], rows)
     with pytest.raises(cohort.CohortInputError, match=rf"DIAGNOSES_ICD\.csv\.gz: 1 of 3 rows have a non-integer "
                                                       rf"SUBJECT_ID/HADM_ID \(first: column {column}, line 3\)"):
-        cohort.build_cohort(tiny_raw, tmp_path / "cohort", progress=False, max_skip_share={"default": 1.0})
+        build(tiny_raw, tmp_path)

@@ -19,12 +19,12 @@ def _write_lists(folder, setting="full", ids=IDS):
 
 
 def test_caml_file_names():
-    assert splits.caml_filename("train", "top50") == "train_50_hadm_ids.csv"
+    assert splits.caml_filename("train", "top_k") == "train_50_hadm_ids.csv"
     assert splits.caml_filename("dev", "full") == "dev_full_hadm_ids.csv"
     assert splits.caml_filename("test", "full") == "test_full_hadm_ids.csv"
 
 
-@pytest.mark.parametrize("setting", ["full", "top50"])
+@pytest.mark.parametrize("setting", ["full", "top_k"])
 def test_read_caml_splits_reads_each_list(tmp_path, setting):
     _write_lists(tmp_path, setting)
     got = splits.read_caml_splits(tmp_path, setting)
@@ -62,12 +62,12 @@ def test_download_fetches_only_missing_lists_into_a_new_folder(tmp_path, monkeyp
 
     monkeypatch.setattr(urllib.request, "urlretrieve", fake_urlretrieve)
     folder = tmp_path / "new" / "caml"
-    got = splits.read_caml_splits(folder, "top50", download=True)
+    got = splits.read_caml_splits(folder, "top_k", download=True)
     base = "https://raw.githubusercontent.com/jamesmullenbach/caml-mimic/master/mimicdata/mimic3/"
     assert fetched == [base + f"{s}_50_hadm_ids.csv" for s in ("train", "dev", "test")]
     assert all(v.tolist() == [7, 8] for v in got.values())
     fetched.clear()
-    splits.read_caml_splits(folder, "top50", download=True)  # present now: read, not fetched again
+    splits.read_caml_splits(folder, "top_k", download=True)  # present now: read, not fetched again
     assert fetched == []
 
 
@@ -141,12 +141,12 @@ def test_ratios_summing_to_one_within_rounding_are_accepted():
 def test_split_list_errors_say_where_to_get_the_lists(tmp_path):
     """The whole message, as a user reads it: which key, which files, where they come from, the alternatives."""
     with pytest.raises(ValueError) as err:
-        splits.read_caml_splits(None, "top50")
+        splits.read_caml_splits(None, "top_k")
     assert str(err.value) == (
         "cohort.split is 'caml' but cohort.caml_splits_dir is not set: point it at a folder holding "
         "train/dev/test_{full,50}_hadm_ids.csv from github.com/jamesmullenbach/caml-mimic (mimicdata/mimic3).")
     with pytest.raises(FileNotFoundError) as err:
-        splits.read_caml_splits(tmp_path, "top50")
+        splits.read_caml_splits(tmp_path, "top_k")
     assert str(err.value) == (
         f"{tmp_path / 'train_50_hadm_ids.csv'}: CAML split list not found. Download train_50_hadm_ids.csv from "
         "github.com/jamesmullenbach/caml-mimic (mimicdata/mimic3) into that folder, or set "
