@@ -43,3 +43,10 @@ def test_a_missing_id_is_named_by_column_and_line(tiny_raw, tmp_path, subject, h
     with pytest.raises(cohort.CohortInputError, match=rf"DIAGNOSES_ICD\.csv\.gz: 1 of 3 rows have a non-integer "
                                                       rf"SUBJECT_ID/HADM_ID \(first: column {column}, line 3\)"):
         build(tiny_raw, tmp_path)
+
+
+def test_the_summary_records_the_settings_it_was_built_with(tiny_raw, tmp_path):
+    summary = build(tiny_raw, tmp_path, split_ratios=(0.6, 0.2, 0.2), split_seed=3)
+    assert summary["settings"] == {"source": "synthetic", "code_system": "icd9", "label_setting": "full",
+                                   "text_norm": "caml", "split": "stratified", "seed": 3,
+                                   "ccs_px_source": summary["settings"]["ccs_px_source"]}

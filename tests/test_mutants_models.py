@@ -96,3 +96,15 @@ def test_caml_defaults_to_the_papers_50_filters():
 
     model = CAML(torch.randn(20, 6).numpy(), 4)
     assert {p.shape[0] for name, p in model.named_parameters() if name.endswith("weight") and p.dim() == 3} == {50}
+
+
+def test_mbrnn_takes_a_single_auxiliary_label_and_refuses_none():
+    """One CCS label is a valid auxiliary task (n_ccs >= 1); zero with use_ccs=True is a clear error."""
+    from mbrnn.models.mbrnn import MBRNN
+
+    W = RNG.standard_normal((12, 8)).astype(np.float32)
+    model = MBRNN(W, n_icd=3, n_ccs=1, hidden=4)
+    out = model(torch.tensor([[2, 3, 4, 0]]), torch.tensor([[True, True, True, False]]))
+    assert out["ccs"].shape == (1, 1) and out["icd"].shape == (1, 3)
+    with pytest.raises(ValueError, match="use_ccs=True needs n_ccs >= 1"):
+        MBRNN(W, n_icd=3, n_ccs=0, hidden=4)
