@@ -22,7 +22,7 @@ from pathlib import Path
 import yaml
 
 from . import io
-from .config import ParamsError, load_params
+from .config import ParamsError, TrainConfig, load_params
 
 _VAR = re.compile(r"\$\{\s*([\w.@-]+)\s*\}")
 
@@ -251,10 +251,7 @@ def gpus(st: Stage, params: dict) -> int:
     """How many processes train stage ``st`` runs (``train.gpus``; 1 for every other stage)."""
     if st.key is None or "train" not in st.keys:
         return 1
-    n = params["train"].get("gpus", 1)
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ParamsError(f"params.yaml train.gpus must be a whole number >= 1, got {n!r}")
-    return n
+    return TrainConfig.from_params(params).gpus  # validated, its default said once
 
 
 def torchrun_argv(st: Stage, n: int, python: str) -> list[str]:
