@@ -13,6 +13,7 @@ never a stage output, removed by the next run) and the error is raised, so DVC r
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import tempfile
@@ -155,17 +156,19 @@ class _Recorded(dict):
         out._prefix, out._log = prefix, log
         return out
 
+    def _record(self, key, note: str = "") -> None:
+        with open(self._log, "a") as f:
+            f.write(f"{self._prefix}{key}{note}\n")
+
     def __getitem__(self, key):
         value = super().__getitem__(key)
-        with open(self._log, "a") as f:
-            f.write(f"{self._prefix}{key}\n")
+        self._record(key)
         return _Recorded.wrap(value, f"{self._prefix}{key}.", self._log)
 
     def get(self, key, default=None):
         if key in self:
             return self[key]
-        with open(self._log, "a") as f:  # a key the stage wants but was not given: not declared in dvc.yaml
-            f.write(f"{self._prefix}{key}\tmissing\n")
+        self._record(key, "\tmissing")  # a key the stage wants but was not given: not declared in dvc.yaml
         return default
 
     def __iter__(self):  # also makes ** and dict() read through __getitem__
@@ -195,8 +198,6 @@ def run_stage(name: str, params: dict, root: Path | None = None, out: str | Path
 
 def parameter_defaults(notebook: str | Path) -> dict:
     """The literal defaults of a notebook's tagged ``parameters`` cell."""
-    import ast
-
     import jupytext
 
     for cell in jupytext.read(notebook).cells:
