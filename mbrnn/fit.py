@@ -213,18 +213,21 @@ def _evaluate(run: _Run, dev_data, evaluate_fn: Callable) -> dict:
     return evaluate_fn(dev_data.dataset.targets["icd"], probs, run.config.threshold)
 
 
+def _nan_low(v: float) -> float:
+    """NaN ranks below every number."""
+    return -math.inf if math.isnan(v) else v
+
+
 def _improved(score: float, tie: float, st: dict, min_delta: float) -> bool:
     """Did this epoch improve on the best so far? Yes if ``score`` beats the best epoch's by more than
     ``min_delta``, or if it lies within ``min_delta`` of the highest score seen (a tie: a difference the dev set
-    cannot resolve) and the threshold-free ``tie`` figure beats the best epoch's. NaN ranks below every number.
+    cannot resolve) and the threshold-free ``tie`` figure beats the best epoch's.
 
     While the thresholded score sits on a plateau (macro-F1 exactly 0 while every probability is still below the
     threshold), a rising AUC still counts as progress, so patience does not freeze the model at epoch 1."""
-    def key(v: float) -> float:
-        return -math.inf if math.isnan(v) else v
-    score, tie, best = key(score), key(tie), key(st["best_score"])
-    top = max(best, key(st.get("max_score", best)))
-    return score > best + min_delta or (score >= top - min_delta and tie > key(st["best_tie"]))
+    score, tie, best = _nan_low(score), _nan_low(tie), _nan_low(st["best_score"])
+    top = max(best, _nan_low(st.get("max_score", best)))
+    return score > best + min_delta or (score >= top - min_delta and tie > _nan_low(st["best_tie"]))
 
 
 def _stopping_step(run: _Run, st: dict, epoch: int, dev_metrics: dict, losses: dict, seconds: float) -> dict:
@@ -232,7 +235,12 @@ def _stopping_step(run: _Run, st: dict, epoch: int, dev_metrics: dict, losses: d
     appends and returns the epoch's curves row. Patience counts epochs in which neither a new best epoch was
     found nor the tie-break figure reached a new high: a run stops once both its dev figures have stopped
     improving (an epoch-1 F1 of a model that still predicts p ~ 0.5 everywhere cannot end a run whose AUC is
-    rising)."""
+    rising).
+
+    Patience starts once the model has left the prior plateau: until some epoch's score exceeds ``min_delta``,
+    the model predicts (nearly) no code on dev, and flat figures there mean "not started", not "converged"
+    (the MIMIC-IV demo's CAML, LAAT and BCE models sat there for 3 to 17 epochs while the noisy AUC stayed
+    flat). A model that never leaves it runs to the epoch cap and is reported not converged."""
     cfg, metric = run.config, run.config.early_stop_metric
     score = float(dev_metrics[metric])
     tie = float(dev_metrics.get(cfg.tie_break_metric, math.nan))
@@ -241,7 +249,8 @@ def _stopping_step(run: _Run, st: dict, epoch: int, dev_metrics: dict, losses: d
         st.update(best_score=score, best_tie=tie, best_epoch=epoch, bad_epochs=0)
         C.save_best(run.ckdir / "best.pt", run.model, run.meta, epoch, metric, score)
     else:
-        st["bad_epochs"] = 0 if tie_rose else st["bad_epochs"] + 1
+        started = max(st["max_score"], _nan_low(score)) > cfg.min_delta  # left the prior plateau
+        st["bad_epochs"] = 0 if tie_rose else st["bad_epochs"] + started
     if not math.isnan(score):
         st["max_score"] = max(st["max_score"], score)
     if tie_rose:

@@ -64,11 +64,6 @@ class Fitted:
     extra: dict
 
 
-def converged(best_epoch: int, epochs_run: int, patience: int) -> bool:
-    """Stopped by early stopping: the best epoch lies at least ``patience`` epochs before the last one."""
-    return bool(best_epoch >= 1 and best_epoch <= epochs_run - patience)
-
-
 def fit_tfidf(job: SeedJob) -> Fitted:
     """TF-IDF + logistic regression: fit on train (notes cut to ``max_tokens``), save ``model.joblib``, predict
     dev and test. The stage's seed unless the model entry sets one."""
@@ -117,7 +112,7 @@ def fit_neural(job: SeedJob) -> Fitted:
     device = init_distributed(pick_device(tc.device))
     probs = {s: predict(model, b, device, tc.precision, job.progress) for s, b in (("dev", dev_b), ("test", test_b))}
     extra = {"epochs_run": res.epochs_run, "best_epoch": res.best_epoch, "train_seconds": res.train_seconds,
-             "converged": converged(res.best_epoch, res.epochs_run, tc.patience),
+             "converged": res.stopped_early,  # early stopping ended it, not the epoch cap
              "n_params": sum(p.numel() for p in model.parameters()),
              "n_trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad)}
     return Fitted(probs, res.curves, extra)

@@ -117,7 +117,7 @@ def convergence_lines(labels: dict[str, str]) -> list[str]:
     lines = [f"- `{m}`: " + (f"**{v}**" if m in bad else v) for m, v in labels.items()]
     head = (f"**{len(bad)} model(s) not converged** ({', '.join(f'`{m}`' for m in bad)}): early stopping did not end "
             "their training, so their numbers say how far they got in the epoch budget, not what they can do. "
-            if bad else "Every model with epochs was stopped by early stopping (best epoch at least `patience` "
-                        "epochs before its last). ")
-    return [head + "A model is converged when its best dev epoch is at least `patience` epochs before its last.",
+            if bad else "Every model with epochs was stopped by early stopping, none by the epoch cap. ")
+    return [head + "A model is converged when early stopping ended its training: `patience` epochs without progress, "
+                   "counted once it had left the prior plateau (dev score above `min_delta`), before the epoch cap.",
             "", *lines]

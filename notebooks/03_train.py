@@ -57,7 +57,7 @@ pd.Series({k: metrics[k] for k in ("epochs_run", "best_epoch", "converged", "tra
 
 # %% [markdown]
 # Every seed: dev and test micro/macro-F1 at 0.5, best and last epoch. A model is *converged* when early
-# stopping ended it (its best epoch lies at least `patience` epochs before its last), not the epoch cap.
+# stopping ended it (`patience` epochs without progress once it left the prior plateau), not the epoch cap.
 
 # %%
 pd.DataFrame({s: {"dev micro-F1": 100 * r["icd"]["dev"]["micro_f1"], "test micro-F1": 100 * r["icd"]["test"]["micro_f1"],

@@ -28,10 +28,10 @@ def per_seed(metrics_json: Mapping, split: str, task: str = "icd") -> list[Mappi
 
 
 def convergence(metrics_json: Mapping, patience: int | None = None) -> bool | None:
-    """True when early stopping ended training (best epoch at least ``patience`` epochs before the last).
+    """True when early stopping ended training, not the epoch cap.
 
     Uses the file's ``converged`` when present (None for models without epochs, such as TF-IDF); for older files
-    it is derived from ``best_epoch``, ``epochs_run`` and the file's ``patience`` (else the argument).
+    without it, the best epoch must lie at least ``patience`` (the file's, else the argument) before the last.
     """
     if "converged" in metrics_json:
         return metrics_json["converged"]
