@@ -3,7 +3,7 @@
 Trains each model of ``params.yaml`` (or ``--models``) with the train settings of ``params.yaml`` (overridden by
 ``--set train.key=value`` / ``--set models.NAME.key=value``, values parsed as YAML) through ``mbrnn.train.run``,
 one after the other, into a scratch folder, and prints per model: best epoch, last epoch, whether early stopping
-ended it (converged: best epoch <= last epoch - patience), train seconds, seconds per epoch, dev and test
+ended it (converged: early stopping, not the epoch cap, ended it), train seconds, seconds per epoch, dev and test
 micro-/macro-F1 of the primary seed. Nothing under ``data/`` or ``reports/`` is touched.
 
     python benchmarks/convergence.py                                   # every model of params.yaml
