@@ -130,3 +130,31 @@ def test_tfidf_constant_labels_and_features():
     assert {"Na", "na", "Na na", "na b"} <= set(model.vectorizer_.vocabulary_)
     with pytest.raises(ValueError, match=r"^TfidfLogReg is not fitted; call fit\(texts, Y\) first$"):
         TfidfLogReg().predict_proba(["a"])
+
+
+def test_pretrained_embedding_checks_copies_and_keeps_the_pad_row():
+    """V >= 2 rows (PAD, UNK) of any width are accepted and stored as float32; anything else is refused with the
+    documented message; the PAD row (0) gets no gradient."""
+    from mbrnn.models.layers import pretrained_embedding
+
+    emb = pretrained_embedding(np.ones((2, 1)), freeze=False)  # the smallest vocabulary, float64, one dimension
+    assert emb.weight.dtype == torch.float32 and emb.weight.shape == (2, 1)
+    emb(torch.tensor([[0, 1]])).sum().backward()
+    assert emb.weight.grad[0].abs().sum() == 0 and emb.weight.grad[1].abs().sum() > 0
+    message = ("embeddings must be a 2-D numpy array (V, E) with V >= 2 (row 0 <pad>, row 1 <unk>); got {} {}. "
+               "Load it from data/embeddings/embeddings.npy.")
+    with pytest.raises(ValueError, match="^" + re.escape(message.format("list", None)) + "$"):
+        pretrained_embedding([[0.0], [1.0]], freeze=True)
+    with pytest.raises(ValueError, match="^" + re.escape(message.format("ndarray", (1, 3))) + "$"):
+        pretrained_embedding(np.ones((1, 3)), freeze=True)
+
+
+def test_label_attention_in_label_chunks_equals_all_labels_at_once():
+    from mbrnn.models.layers import LabelAttention
+
+    torch.manual_seed(0)
+    whole = LabelAttention(4, 5)
+    chunked = LabelAttention(4, 5, max_cells=2 * 3 * 2)  # B * L = 6 cells a label: 2 labels a chunk
+    chunked.load_state_dict(whole.state_dict())
+    H, mask = torch.randn(2, 3, 4), torch.tensor([[True, True, True], [True, True, False]])
+    torch.testing.assert_close(chunked(H, mask), whole(H, mask))
