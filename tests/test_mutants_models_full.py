@@ -58,8 +58,8 @@ def test_check_mask_messages_name_both_shapes_and_the_padding_rule():
         check_mask(tokens, torch.ones(2, 4, dtype=torch.bool))  # 2-D tokens, a mask of another shape
     with pytest.raises(ValueError, match=re.escape("got (3,) and (3,)")):
         check_mask(torch.ones(3, dtype=torch.long), torch.ones(3, dtype=torch.bool))
-    with pytest.raises(ValueError, match=re.escape("mask must be right-padded (True on a prefix of each row, then "
-                                                   "False); see mbrnn/batching.py")):
+    with pytest.raises(ValueError, match="^" + re.escape("mask must be right-padded (True on a prefix of each row, "
+                                                         "then False); see mbrnn/batching.py") + "$"):
         check_mask(tokens, torch.tensor([[False, True, True], [True, True, True]]))
 
 
@@ -96,10 +96,12 @@ def test_fused_birnn_on_a_batch_shorter_than_its_padding():
         BiRNN("rnn", 3, 4)
 
 
-def test_laat_projection_is_drawn_around_zero_with_the_given_spread():
+def test_laat_parameters_are_drawn_around_zero_with_the_given_spread():
+    """W, the label queries U and the output weights V ~ N(0, init_std), as in the LAAT paper."""
     torch.manual_seed(0)
-    W = LAAT(EMB, 5, hidden=64, d_a=64, init_std=0.03).W.detach()
-    assert abs(W.mean().item()) < 0.002 and W.std().item() == pytest.approx(0.03, rel=0.05)
+    laat = LAAT(EMB, 64, hidden=64, d_a=64, init_std=0.03)
+    for P in (laat.W, laat.U, laat.V):
+        assert abs(P.mean().item()) < 0.002 and P.std().item() == pytest.approx(0.03, rel=0.05)
 
 
 RNG = np.random.default_rng(1)
@@ -154,7 +156,9 @@ def test_label_attention_in_label_chunks_equals_all_labels_at_once():
 
     torch.manual_seed(0)
     whole = LabelAttention(4, 5)
-    chunked = LabelAttention(4, 5, max_cells=2 * 3 * 2)  # B * L = 6 cells a label: 2 labels a chunk
+    chunked = LabelAttention(4, 5, max_cells=4 * 2)  # B * L = 8 cells a label: 1 label a chunk
     chunked.load_state_dict(whole.state_dict())
-    H, mask = torch.randn(2, 3, 4), torch.tensor([[True, True, True], [True, True, False]])
+    H, mask = torch.randn(4, 2, 4), torch.tensor([[True, True], [True, False], [True, True], [True, True]])
     torch.testing.assert_close(chunked(H, mask), whole(H, mask))
+    b = LabelAttention(4, 200).b  # biases ~ U(-1/sqrt(d), 1/sqrt(d)), as nn.Linear's
+    assert -0.5 <= b.min() < -0.4 and 0.4 < b.max() <= 0.5
