@@ -1,6 +1,7 @@
 """Behaviour tests added for mutation testing (tests/README.md "Mutation testing") of the cohort builder,
-through ``cohort.build_cohort`` only: the CCS label table's columns, the summary's record of labels without
-a CCS category, the count of CAML-listed admissions missing from the cohort, the column named for a missing ID."""
+mostly through ``cohort.build_cohort``: the CCS label table's columns, the summary's record of labels without
+a CCS category, the count of CAML-listed admissions missing from the cohort, the column named for a missing ID;
+and ``summarise`` on hand-worked splits (every figure of ``cohort.json``)."""
 
 import pandas as pd
 import pytest
@@ -50,3 +51,48 @@ def test_the_summary_records_the_settings_it_was_built_with(tiny_raw, tmp_path):
     assert summary["settings"] == {"source": "synthetic", "code_system": "icd9", "label_setting": "full",
                                    "text_norm": "caml", "split": "stratified", "seed": 3,
                                    "ccs_px_source": summary["settings"]["ccs_px_source"]}
+
+
+def test_summary_statistics_of_a_hand_worked_cohort():
+    """summarise() on three tiny splits, every figure worked out by hand: admissions and patients per split,
+    patients shared by two splits (train-dev and train-test), token/label/CCS quantiles (numpy's linear
+    interpolation), label tables, codes unseen in train, codes missing from D_ICD and the skips in name order."""
+    from types import SimpleNamespace
+
+    from mbrnn import code_tables
+    from mbrnn.cohort import summarise
+
+    def split(subjects, tokens, icd, ccs):
+        return pd.DataFrame({"subject_id": subjects, "n_tokens": tokens, "icd_codes": icd, "ccs_codes": ccs,
+                             "text": ["t"] * len(subjects)})
+
+    per_split = {"train": split([1, 2, 2], [10, 20, 30], [["a"], ["a", "b"], ["b", "c"]], [["x"], ["x", "y"], ["y"]]),
+                 "dev": split([1], [40], [["a", "d"]], [["x", "z"]]),
+                 "test": split([2, 4], [50, 60], [["e"], ["a"]], [["q"], ["x"]])}
+    labels = pd.DataFrame({"code": list("abcde"), "kind": ["dx", "dx", "px", "dx", "px"],
+                           "ccs": ["x", "y", "", "x", ""]})
+    skips = SimpleNamespace(counts={"b_cause": 2, "a_cause": 1})
+    got = summarise(per_split, labels, pd.DataFrame({"code": list("xyzq")}), skips, (["d"], []), {"k": 1})
+    assert got == {
+        "settings": {"k": 1},
+        "admissions": {"train": 3, "dev": 1, "test": 2, "total": 6},
+        "patients": {"train": 2, "dev": 1, "test": 2, "total": 3},
+        "patient_overlap_between_splits": 2,
+        "tokens_per_admission": {"p05": 12.5, "p25": 22.5, "median": 35.0, "p75": 47.5, "p95": 57.5, "max": 60.0,
+                                 "mean": 35.0},
+        "labels_per_admission": {"p05": 1.0, "p25": 1.0, "median": 1.5, "p75": 2.0, "p95": 2.0, "max": 2.0,
+                                 "mean": 1.5},
+        "ccs_per_admission": {"p05": 1.0, "p25": 1.0, "median": 1.0, "p75": 1.75, "p95": 2.0, "max": 2.0,
+                              "mean": 1.33},
+        "n_icd_labels": 5,
+        "n_icd_labels_by_kind": {"dx": 3, "px": 2},
+        "n_ccs_labels": 4,
+        "distinct_codes": {"train": 3, "dev": 2, "test": 2},
+        "codes_unseen_in_train": {"dev": 1, "test": 1},
+        "labels_without_ccs": {"count": 2, "examples": ["c", "e"]},
+        "codes_missing_from_d_icd": {"count": 1, "examples": ["d"]},
+        f"codes_unknown_to_{code_tables.RELEASE['icd9']}": {"count": 0, "examples": []},
+        "skipped": {"a_cause": 1, "b_cause": 2},
+    }
+    assert list(got["skipped"]) == ["a_cause", "b_cause"]
+    assert all(isinstance(v, float) for v in got["tokens_per_admission"].values())
