@@ -96,3 +96,30 @@ def test_summary_statistics_of_a_hand_worked_cohort():
     }
     assert list(got["skipped"]) == ["a_cause", "b_cause"]
     assert all(isinstance(v, float) for v in got["tokens_per_admission"].values())
+
+
+@pytest.mark.parametrize("name, unlisted, fits", [("caml", "cohort_admissions_not_in_caml_lists", "real MIMIC-III"),
+                                                 ("edin", "cohort_admissions_not_in_edin_split", "real MIMIC-IV")])
+def test_listed_folds_count_both_directions_and_name_what_fits(name, unlisted, fits):
+    """Published split lists: each listed admission gets its split's fold, an unlisted one -1; listed admissions
+    the cohort lacks are counted against all listed, cohort admissions the lists lack are counted; lists that
+    match nothing are refused, naming the data they fit."""
+    import re
+
+    import numpy as np
+
+    from mbrnn.cohort import CohortInputError, _listed_folds
+    from mbrnn.skips import Skips
+
+    cohort_df = pd.DataFrame({"hadm_id": [1, 2, 3, 4]})
+    ids = {"train": np.array([1, 9]), "dev": np.array([2]), "test": np.array([3, 8, 7])}
+    skips, data = Skips(), DataConfig(raw_dir="raw")
+    folds = _listed_folds(cohort_df, ids, name, "lists", "dir", data, skips)
+    assert folds.tolist() == [0, 1, 2, -1]
+    assert skips.counts == {f"{name}_listed_admissions_not_in_cohort": 3, unlisted: 1}
+    assert skips.of == {f"{name}_listed_admissions_not_in_cohort": 6}
+    message = (f"none of the admissions in raw appear in the lists in dir: the lists only fit {fits}; use "
+               "cohort.split: stratified for other data.")
+    with pytest.raises(CohortInputError, match="^" + re.escape(message) + "$"):
+        _listed_folds(cohort_df, {"train": np.array([9]), "dev": np.array([8]), "test": np.array([7])}, name,
+                      "lists", "dir", data, Skips())
