@@ -123,3 +123,28 @@ def test_listed_folds_count_both_directions_and_name_what_fits(name, unlisted, f
     with pytest.raises(CohortInputError, match="^" + re.escape(message) + "$"):
         _listed_folds(cohort_df, {"train": np.array([9]), "dev": np.array([8]), "test": np.array([7])}, name,
                       "lists", "dir", data, Skips())
+
+
+def test_label_selection_full_top_k_default_and_unknown_setting():
+    """full: every code, whatever top_k; top_k: the 50 most frequent by default (ties by code); an unknown setting
+    is refused, naming the choices and the key."""
+    import re
+
+    from mbrnn.cohort import LABEL_SETTINGS, select_labels
+
+    lists = pd.Series([[f"c{i:02d}"] * (60 - i) for i in range(60)])  # c00 most frequent, ..., c59 least
+    assert select_labels(lists, "full", top_k=1) == [f"c{i:02d}" for i in range(60)]
+    assert select_labels(lists, "top_k") == [f"c{i:02d}" for i in range(50)]
+    message = f"unknown label setting 'top50'; choose one of {LABEL_SETTINGS} (params.yaml: cohort.label_setting)"
+    with pytest.raises(ValueError, match="^" + re.escape(message) + "$"):
+        select_labels(lists, "top50")
+
+
+def test_code_counts_per_split_zero_where_absent_most_frequent_in_train_first():
+    from mbrnn.cohort import _code_counts
+
+    cohort_df = pd.DataFrame({"fold": [0, 0, 1, 2], "codes_all": [["401.9", "38.93"], ["401.9"], ["38.93"], ["250.00"]]})
+    got = _code_counts(cohort_df)
+    assert got["code"].tolist() == ["401.9", "38.93", "250.00"]  # train count 2, 1, 0
+    assert got[["train_count", "dev_count", "test_count"]].to_numpy().tolist() == [[2, 0, 0], [1, 1, 0], [0, 0, 1]]
+    assert got["kind"].tolist() == ["dx", "px", "dx"] and (got.dtypes[["train_count", "dev_count"]] == "int64").all()
