@@ -3,6 +3,9 @@ mostly through ``cohort.build_cohort``: the CCS label table's columns, the summa
 a CCS category, the count of CAML-listed admissions missing from the cohort, the column named for a missing ID;
 and ``summarise`` on hand-worked splits (every figure of ``cohort.json``)."""
 
+import re
+
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -104,10 +107,6 @@ def test_listed_folds_count_both_directions_and_name_what_fits(name, unlisted, f
     """Published split lists: each listed admission gets its split's fold, an unlisted one -1; listed admissions
     the cohort lacks are counted against all listed, cohort admissions the lists lack are counted; lists that
     match nothing are refused, naming the data they fit."""
-    import re
-
-    import numpy as np
-
     from mbrnn.cohort import CohortInputError, _listed_folds
     from mbrnn.skips import Skips
 
@@ -128,8 +127,6 @@ def test_listed_folds_count_both_directions_and_name_what_fits(name, unlisted, f
 def test_label_selection_full_top_k_default_and_unknown_setting():
     """full: every code, whatever top_k; top_k: the 50 most frequent by default (ties by code); an unknown setting
     is refused, naming the choices and the key."""
-    import re
-
     from mbrnn.cohort import LABEL_SETTINGS, select_labels
 
     lists = pd.Series([[f"c{i:02d}"] * (60 - i) for i in range(60)])  # c00 most frequent, ..., c59 least
