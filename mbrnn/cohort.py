@@ -245,7 +245,7 @@ def _code_counts(cohort: pd.DataFrame) -> pd.DataFrame:
 
 
 def _label_tables(cohort: pd.DataFrame, labels: list[str], descriptions: dict, mapper,
-                  system: str = "icd9") -> tuple[pd.DataFrame, pd.DataFrame]:
+                  system: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The ICD and CCS (ICD-10: CCSR) label vocabularies with their training counts; sets
     ``cohort["ccs_codes"]``. A label with several categories (``;``-joined in icd_labels.csv) gets all."""
     label_df = codes.label_table(labels, descriptions, mapper, lambda kind: code_tables.release_descriptions(kind, system))
