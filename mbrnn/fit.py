@@ -218,16 +218,28 @@ def _nan_low(v: float) -> float:
     return -math.inf if math.isnan(v) else v
 
 
+# A difference counts as a tie up to min_delta, but never beyond this share of the score it is measured from:
+# a model just leaving the prior plateau (macro-F1 0.006 -> 0.012 -> 0.016 while its micro-F1 doubles) is
+# improving although each step is below min_delta. Only scores under min_delta / REL_DELTA (0.04) are affected.
+REL_DELTA = 0.25
+
+
+def _tolerance(score: float, min_delta: float) -> float:
+    return min(min_delta, REL_DELTA * max(score, 0.0))
+
+
 def _improved(score: float, tie: float, st: dict, min_delta: float) -> bool:
-    """Did this epoch improve on the best so far? Yes if ``score`` beats the best epoch's by more than
-    ``min_delta``, or if it lies within ``min_delta`` of the highest score seen (a tie: a difference the dev set
-    cannot resolve) and the threshold-free ``tie`` figure beats the best epoch's.
+    """Did this epoch improve on the best so far? Yes if ``score`` beats the best epoch's by more than the
+    tolerance (``min_delta``, or a quarter of a best score under 4 ``min_delta``), or if it lies within the
+    tolerance of the highest score seen (a tie: a difference the dev set cannot resolve) and the threshold-free
+    ``tie`` figure beats the best epoch's.
 
     While the thresholded score sits on a plateau (macro-F1 exactly 0 while every probability is still below the
     threshold), a rising AUC still counts as progress, so patience does not freeze the model at epoch 1."""
     score, tie, best = _nan_low(score), _nan_low(tie), _nan_low(st["best_score"])
     top = max(best, _nan_low(st.get("max_score", best)))
-    return score > best + min_delta or (score >= top - min_delta and tie > _nan_low(st["best_tie"]))
+    return (score > best + _tolerance(best, min_delta)
+            or (score >= top - _tolerance(top, min_delta) and tie > _nan_low(st["best_tie"])))
 
 
 def _stopping_step(run: _Run, st: dict, epoch: int, dev_metrics: dict, losses: dict, seconds: float) -> dict:
