@@ -159,15 +159,26 @@ def load_resume_state(last_path: Path, fit_args: dict, meta: dict, extend: bool)
     return ck
 
 
+def source_digest() -> str:
+    """sha256 of the ``mbrnn`` package's Python sources: resume state written by other code (a changed model,
+    loss or stopping rule) is not this run's, even with the same settings and data."""
+    root = Path(__file__).parent
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
 def state_dir_for(state_root, name: str, model_cfg: dict, run_key: dict, inputs_id: str, icd_codes,
                   ccs_codes) -> Path:
     """The resume-state folder of one run, keyed by everything that defines it: the model entry, the train
     settings that change results (``run_key``, ``epochs`` and the seed included), the embedding matrix and
-    training data (``inputs_id``), the label sets. ``<root>/<name>-<digest of all but epochs>/epochs-<n>``:
-    runs that differ only in ``epochs`` are siblings, so :func:`extend_state` can continue a shorter one when
-    asked to. Changed inputs start afresh; an interrupted run with the same inputs resumes."""
+    training data (``inputs_id``), the label sets and the package's code (:func:`source_digest`).
+    ``<root>/<name>-<digest of all but epochs>/epochs-<n>``: runs that differ only in ``epochs`` are siblings,
+    so :func:`extend_state` can continue a shorter one when asked to. Changed inputs or code start afresh (a
+    finished run of the old code would otherwise be returned as the new one's); an interrupted run resumes."""
     key = {"model": model_cfg, "train": {k: v for k, v in run_key.items() if k != "epochs"},
-           "inputs": inputs_id, "icd": list(icd_codes), "ccs": list(ccs_codes)}
+           "inputs": inputs_id, "icd": list(icd_codes), "ccs": list(ccs_codes), "code": source_digest()}
     digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:12]
     return Path(state_root) / f"{name}-{digest}" / f"epochs-{run_key.get('epochs')}"
 

@@ -313,6 +313,26 @@ def test_resume_state_is_keyed_by_everything_that_changes_results(tmp_path):
         assert state_dir_for(**{**base, **change}).parent != same.parent, change
 
 
+def test_resume_state_of_other_code_is_not_reused(tmp_path, monkeypatch):
+    """A finished run's state must not come back as the result of changed code (a new stopping rule, say):
+    DVC re-runs the stage because the code changed, and the state folder is keyed by the package's sources."""
+    from mbrnn import checkpoints
+
+    base = dict(state_root=tmp_path, name="m", model_cfg={"arch": "caml"}, run_key={"lr": 1e-3, "epochs": 5},
+                inputs_id="abc", icd_codes=["401.9"], ccs_codes=["dx:98"])
+    digest = checkpoints.source_digest()
+    assert len(digest) == 64 and digest == checkpoints.source_digest()
+    same = checkpoints.state_dir_for(**base)
+    pkg = tmp_path / "pkg"
+    (pkg / "models").mkdir(parents=True)
+    (pkg / "models" / "a.py").write_text("x = 1\n")
+    monkeypatch.setattr(checkpoints, "__file__", str(pkg / "checkpoints.py"))
+    first = checkpoints.source_digest()
+    (pkg / "models" / "a.py").write_text("x = 2\n")  # a change in a subpackage
+    assert checkpoints.source_digest() != first
+    assert checkpoints.state_dir_for(**base).parent != same.parent
+
+
 def test_fit_refuses_state_of_another_epoch_count_unless_extending(tmp_path):
     full = do_fit(TinyModel(0), *loaders(), tmp_path / "full", epochs=3)
     do_fit(TinyModel(0), *loaders(), tmp_path / "ext", epochs=2)
