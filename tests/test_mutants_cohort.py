@@ -441,3 +441,21 @@ def test_procedure_ccs_labels_come_from_the_configured_prref_file(tiny_raw, tmp_
     labels = pd.read_csv(tmp_path / "cohort" / "icd_labels.csv", dtype=str, keep_default_na=False).set_index("code")
     assert (labels.loc["38.93", "ccs"], labels.loc["00.66", "ccs"]) == ("px:54", "px:45")
     assert summary["settings"]["ccs_px_source"] == "hcup_prref"
+
+
+def test_the_builder_downloads_missing_caml_lists_when_asked(tiny_raw, tmp_path, monkeypatch):
+    """cohort.caml_splits_download: true fetches the lists the folder lacks (here: a stand-in server) and uses them."""
+    import urllib.request
+
+    lists = {"train": [101, 301, 401, 501, 601], "dev": [701, 702], "test": [201, 801]}
+    fetched = []
+
+    def fake_urlretrieve(url, path):
+        name = url.rsplit("/", 1)[1]
+        fetched.append(name)
+        path.write_text("".join(f"{i}\n" for i in lists[name.split("_")[0]]))
+
+    monkeypatch.setattr(urllib.request, "urlretrieve", fake_urlretrieve)
+    build(tiny_raw, tmp_path, split="caml", caml_splits_dir=str(tmp_path / "caml"), caml_splits_download=True)
+    assert sorted(fetched) == ["dev_full_hadm_ids.csv", "test_full_hadm_ids.csv", "train_full_hadm_ids.csv"]
+    assert sorted(pd.read_parquet(tmp_path / "cohort" / "test.parquet")["hadm_id"]) == [201, 801]
