@@ -100,9 +100,9 @@ PX_HEAD10 = (
 )
 # Calibration to the MIMIC-III demo. With the shares above the ICD-10 top-50 task is sparser than the MIMIC-III
 # demo's (4.1 top-50 codes per admission against 5.0; the 1st / 10th / 50th code in 33 / 11 / 4.0 % of admissions
-# against 37-39 / 13-14 / 4.6-4.8 %) and harder (TF-IDF test micro-F1 0.477 against 0.552), so the neural models
-# trained up to 1.7x as many epochs and the study overran the MIMIC-III demo's budget. Scaled by 1.25, the top-50
-# codes are as frequent as the MIMIC-III demo's (5.1 per admission; benchmarks/README.md, calibrate_synthetic.py).
+# against 37-39 / 13-14 / 4.6-4.8 %) and harder (TF-IDF test micro-F1 0.477 against 0.552). Scaled by 1.25, the
+# top-50 codes are as frequent as the MIMIC-III demo's (5.1 per admission; TF-IDF 0.522; benchmarks/README.md,
+# calibrate_synthetic.py). The neural models still start slower than on the MIMIC-III demo (README, MIMIC-IV).
 HEAD_SCALE10 = 1.25
 
 
