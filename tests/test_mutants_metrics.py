@@ -2,6 +2,8 @@
 the zero-document case (a crash reported in issue 14) and the no-label error."""
 
 import math
+import re
+import warnings
 
 import numpy as np
 import pytest
@@ -31,5 +33,27 @@ def test_zero_documents_do_not_change_the_other_documents_scores():
 
 
 def test_evaluate_without_labels_is_a_clear_error():
-    with pytest.raises(ValueError, match="no label column"):
+    message = "y_true and y_prob have no label column: there is nothing to rank or score"
+    with pytest.raises(ValueError, match="^" + re.escape(message) + "$"):
         metrics.evaluate(np.zeros((2, 0), bool), np.zeros((2, 0)))
+
+
+def test_zero_documents_raise_no_numpy_warning():
+    """Every undefined figure is set to nan on purpose, not left to numpy's mean of an empty slice."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m = metrics.evaluate(np.zeros((0, 3), bool), np.zeros((0, 3)), ks=(1,))
+    assert math.isnan(m["exact_match"])
+
+
+def test_exact_match_counts_a_probability_at_the_threshold_as_predicted():
+    """Document 1 is matched only if 0.5 >= 0.5 predicts its code; document 2 is not (its 0.2 misses a code)."""
+    y = np.array([[1, 0], [1, 1]], bool)
+    p = np.array([[0.5, 0.1], [0.9, 0.2]])
+    assert metrics.evaluate(y, p, ks=(1,))["exact_match"] == 0.5
+
+
+def test_label_metrics_threshold_defaults_to_one_half():
+    y = np.array([[1, 0], [0, 1]], bool)
+    p = np.array([[0.6, 0.4], [0.3, 0.7]])
+    assert metrics.label_metrics(y, p)["micro_f1"] == 1.0 == metrics.label_metrics(y, p, threshold=0.5)["micro_f1"]
