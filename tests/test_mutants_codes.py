@@ -1,6 +1,8 @@
 """Behaviour tests added for mutation testing (tests/README.md "Mutation testing") of ``mbrnn.codes``:
 the procedure fallback for two-digit codes, descriptions of unknown categories, an empty label table."""
 
+import pytest
+
 from mbrnn import codes
 
 
@@ -33,3 +35,10 @@ def test_invalid_codes_are_refused_naming_the_kind():
             assert str(e) == message
         else:
             raise AssertionError(f"{code} accepted")
+
+
+@pytest.mark.parametrize("label, kind", [("E11.649", "dx"), ("S72.001", "dx"), ("0DTJ4ZZ", "px"), ("02HV33Z", "px")])
+def test_a_seven_character_label_is_a_procedure_only_without_a_dot(label, kind):
+    """ICD-10-PCS codes are seven characters and carry no dot; a dotted ICD-10-CM label of seven characters
+    (with the dot) is a diagnosis."""
+    assert codes.kind_of(label) == kind

@@ -2,6 +2,7 @@
 Mullenbach's published split lists (file names, reading, download, errors) and the stratified split's
 seed, ratios and label restriction."""
 
+import re
 import urllib.request
 
 import numpy as np
@@ -180,3 +181,57 @@ def test_frequency_ties_among_many_codes_are_broken_by_code_name():
     kept = [[c for c in codes_ if c in ranked] for codes_ in labels]
     assert np.array_equal(splits.stratified_split(subjects, labels, seed=0, max_labels=30),
                           splits.stratified_split(subjects, kept, seed=0, max_labels=30))
+
+
+# --- Edin et al.'s split files (added after run A; run J's survivors) ----------------------------------------------
+
+def _edin_file(folder, ids, names, system="icd9"):
+    import pyarrow as pa
+    import pyarrow.feather as feather
+
+    feather.write_feather(pa.table({"_id": ids, "split": names}), folder / splits.EDIN_FILES[system])
+
+
+def test_edin_missing_file_message_whole(tmp_path):
+    path = tmp_path / splits.EDIN_FILES["icd10"]
+    message = (f"{path}: Edin et al. split file not found. Download {path.name} from {splits.EDIN_SOURCE} into that "
+               "folder, or use cohort.split: stratified.")
+    with pytest.raises(FileNotFoundError, match="^" + re.escape(message) + "$"):
+        splits.read_edin_splits(tmp_path, "icd10")
+
+
+def test_edin_unreadable_file_names_the_error_type_not_its_text(tmp_path):
+    path = tmp_path / splits.EDIN_FILES["icd9"]
+    path.write_bytes(b"a CSV, say")
+    message = (f"{path}: not a readable feather file (ArrowInvalid); expected {path.name} as published in "
+               f"{splits.EDIN_SOURCE}")
+    with pytest.raises(ValueError, match="^" + re.escape(message) + "$"):
+        splits.read_edin_splits(tmp_path, "icd9")
+
+
+@pytest.mark.parametrize("ids, names, row, column", [
+    (["11", "x12", "13"], ["train", "val", "test"], 1, "_id"),  # not a number: counted, not a pandas error
+    ([11, 12, 13], ["train", "holdout", "test"], 1, "split"),
+    ([11, 12, 13, 14], ["train", "val", "test", "dev"], 3, "split"),
+])
+def test_edin_bad_rows_are_located_by_row_and_column(tmp_path, ids, names, row, column):
+    _edin_file(tmp_path, ids, names)
+    message = (f"{tmp_path / splits.EDIN_FILES['icd9']}: 1 rows are not (HADM_ID, train/val/test) (first: row {row}, "
+               f"column {column}; content not shown).")
+    with pytest.raises(ValueError, match="^" + re.escape(message) + "$"):
+        splits.read_edin_splits(tmp_path, "icd9")
+
+
+def test_edin_duplicated_ids_are_counted(tmp_path):
+    _edin_file(tmp_path, [11, 12, 11, 12, 13], ["train", "val", "train", "test", "test"])
+    message = f"{tmp_path / splits.EDIN_FILES['icd9']}, column _id: 2 HADM_IDs are listed more than once."
+    with pytest.raises(ValueError, match="^" + re.escape(message) + "$"):
+        splits.read_edin_splits(tmp_path, "icd9")
+
+
+def test_edin_ids_are_integers_per_split(tmp_path):
+    _edin_file(tmp_path, ["11", "12", "13"], ["train", "val", "test"])  # stored as text: read as integers
+    ids, report = splits.read_edin_splits(tmp_path, "icd9")
+    assert {k: v.tolist() for k, v in ids.items()} == {"train": [11], "dev": [12], "test": [13]}
+    assert all(v.dtype == np.int64 for v in ids.values())
+    assert report["listed"] == {"train": 1, "dev": 1, "test": 1} and report["matches_published"] is False
