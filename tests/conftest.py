@@ -50,11 +50,8 @@ def write_raw(raw: Path, notes: list[dict], diagnoses: list[dict], procedures: l
     return raw
 
 
-@pytest.fixture
-def tiny_raw(tmp_path) -> Path:
-    """Eight patients, ten admissions, with addenda out of file order, an ISERROR row, a duplicate code row,
-    a leading-zero procedure, E and V codes, a null code, a coded admission without a summary and another note
-    category."""
+def tiny_rows() -> tuple[list[dict], list[dict], list[dict]]:
+    """The rows of :func:`tiny_raw` (notes, diagnoses, procedures), for tests that add to them."""
     notes = [
         note(11, 1, 101, "Addendum: patient also had hypertension [**2151-8-5**].", date="2151-08-05",
              description="Addendum"),
@@ -77,4 +74,12 @@ def tiny_raw(tmp_path) -> Path:
         code(12, 7, 702, "4019"), code(13, 8, 801, "V5861"), code(14, 9, 901, "4019"), code(15, 2, 201, None, 2),
     ]
     px = [code(1, 2, 201, "3893"), code(2, 5, 501, "0066"), code(3, 7, 701, "3893")]
-    return write_raw(tmp_path / "raw", notes, dx, px)
+    return notes, dx, px
+
+
+@pytest.fixture
+def tiny_raw(tmp_path) -> Path:
+    """Eight patients, ten admissions, with addenda out of file order, an ISERROR row, a duplicate code row,
+    a leading-zero procedure, E and V codes, a null code, a coded admission without a summary and another note
+    category."""
+    return write_raw(tmp_path / "raw", *tiny_rows())

@@ -154,20 +154,10 @@ def test_code_counts_per_split_zero_where_absent_most_frequent_in_train_first():
 
 def _extra_note(raw, hadm, text, code_=None):
     """tiny_raw plus one discharge summary of admission ``hadm`` (with one diagnosis ``code_`` when given)."""
-    from conftest import note, write_raw
+    from conftest import note, tiny_rows, write_raw
 
-    notes = pd.read_csv(raw / "NOTEEVENTS.csv.gz", dtype=str, keep_default_na=False).to_dict("records")
-    dx = pd.read_csv(raw / "DIAGNOSES_ICD.csv.gz", dtype=str, keep_default_na=False).to_dict("records")
-    px = pd.read_csv(raw / "PROCEDURES_ICD.csv.gz", dtype=str, keep_default_na=False).to_dict("records")
-    for rows in (notes, dx, px):
-        for r in rows:
-            r.update({k: (int(v) if v.isdigit() else (v or None)) for k, v in r.items() if k != "ICD9_CODE"})
-            if "ICD9_CODE" in r:
-                r["ICD9_CODE"] = r["ICD9_CODE"] or None
-    notes.append(note(90, 10, hadm, text))
-    if code_:
-        dx.append(code(99, 10, hadm, code_))
-    return write_raw(raw, notes, dx, px)
+    notes, dx, px = tiny_rows()
+    return write_raw(raw, notes + [note(90, 10, hadm, text)], dx + ([code(99, 10, hadm, code_)] if code_ else []), px)
 
 
 @pytest.mark.parametrize("cause, extra, label_setting, n, of", [
@@ -329,18 +319,11 @@ def test_a_build_with_every_summary_empty_once_normalised_names_the_cause(tiny_r
 
 def test_the_configured_limits_apply_while_the_notes_are_read(tiny_raw, tmp_path):
     """3 of 14 discharge-summary records empty (21 %): more than the 20 % default, allowed by the configured 30 %."""
-    from conftest import note, write_raw
+    from conftest import note, tiny_rows, write_raw
     from mbrnn.skips import CohortLossError
 
-    notes = pd.read_csv(tiny_raw / "NOTEEVENTS.csv.gz", dtype=str, keep_default_na=False)
-    rows = [note(int(r.ROW_ID), int(r.SUBJECT_ID), int(r.HADM_ID), r.TEXT, date=r.CHARTDATE, category=r.CATEGORY,
-                 description=r.DESCRIPTION, iserror=int(r.ISERROR) if r.ISERROR else None) for r in notes.itertuples()]
-    rows += [note(90 + i, 10 + i, 1001 + i, "") for i in range(3)]
-    dx = pd.read_csv(tiny_raw / "DIAGNOSES_ICD.csv.gz", dtype=str, keep_default_na=False)
-    dx = [code(int(r.ROW_ID), int(r.SUBJECT_ID), int(r.HADM_ID), r.ICD9_CODE or None, int(r.SEQ_NUM or 1))
-          for r in dx.itertuples()]
-    px = [code(1, 2, 201, "3893"), code(2, 5, 501, "0066"), code(3, 7, 701, "3893")]
-    write_raw(tiny_raw, rows, dx, px)
+    notes, dx, px = tiny_rows()
+    write_raw(tiny_raw, notes + [note(90 + i, 10 + i, 1001 + i, "") for i in range(3)], dx, px)
     summary = build(tiny_raw, tmp_path, max_skip_share={"default": 0.3}, split_ratios=(0.6, 0.2, 0.2))
     assert (summary["skipped"]["discharge_rows_empty_text"], summary["skipped"]["discharge_iserror_rows"]) == (3, 1)
     with pytest.raises(CohortLossError, match=r"^discharge_rows_empty_text: 3 of 14 discharge-summary records"):
