@@ -3,9 +3,10 @@
 The MIMIC-IV cohort reuses the MIMIC-III generative model (``config.SyntheticConfig``): the same latent
 profiles, complexity, tail law and text knobs. What differs is said here, once: MIMIC-IV's proportions (more
 admissions per patient, more admissions without a discharge summary, no neonates), the share of admissions
-coded in ICD-9 (before the October 2015 switch), and the ICD-10 code laws -- profiles matched on the HCUP CCSR
+coded in ICD-9 (before the October 2015 switch), the ICD-10 code laws -- profiles matched on the HCUP CCSR
 category of an ICD-10-CM code (so codes of one category co-occur) and on ICD-10-PCS prefixes (section and body
-system), with the common MIMIC-IV ICD-10 codes as head codes.
+system), with the common MIMIC-IV ICD-10 codes as head codes -- and the calibration to the MIMIC-III demo
+(head shares, ICD-10-CM tail draws, mentions of a common code).
 """
 
 from __future__ import annotations
@@ -102,13 +103,13 @@ PX_HEAD10 = (
 # demo's (4.1 top-50 codes per admission against 5.0; the 1st / 10th / 50th code in 33 / 11 / 4.0 % of admissions
 # against 37-39 / 13-14 / 4.6-4.8 %) and harder (TF-IDF test micro-F1 0.477 against 0.552). Scaled by 1.25, the
 # top-50 codes are as frequent as the MIMIC-III demo's (5.1 per admission; TF-IDF 0.522; benchmarks/README.md,
-# calibrate_synthetic.py). The neural models still start slower than on the MIMIC-III demo (README, MIMIC-IV).
+# calibrate_synthetic.py).
 HEAD_SCALE10 = 1.25
-# Calibration of what the study's models see: the first 400 tokens (train.max_tokens). With the MIMIC-III tail law and
-# text, a MIMIC-IV admission held 13.3 ICD-10-CM codes (the MIMIC-III demo 11.5) and its notes' first 400 tokens
-# carried less evidence per code: TF-IDF + LR on them (top-300, 4-fold) reached micro-AUC 0.784 (head codes 0.803)
-# against 0.837 (0.853), and every neural model sat on the prior plateau twice as many epochs. Fewer tail draws (11.7
-# codes) and 1.5 x the mentions of a common code bring it to 0.813 (0.854) (benchmarks/README.md).
+# Calibration of what the study's models read: the top-300 labels and the first 400 tokens (train.max_tokens). With
+# the MIMIC-III tail law and text, a MIMIC-IV admission held 13.3 ICD-10-CM codes (the MIMIC-III demo 11.5) and
+# TF-IDF + LR on that view reached test micro-AUC 0.788 against 0.833 (calibrate_synthetic.py --top-k 300
+# --max-tokens 400, seeds 0-2); every neural model sat on the prior plateau about twice as many epochs. Fewer tail
+# draws (11.7 codes) and 1.5 x the mentions of a common code bring it to 0.816 (benchmarks/README.md).
 DX_TAIL_MEAN10 = 6.0
 EXTRA_MENTIONS4 = 4.5
 
