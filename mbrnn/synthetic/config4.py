@@ -1,11 +1,11 @@
 """Configuration of the MIMIC-IV format (``generate(..., format="mimic4")``): sizes, ICD-10 code laws, shares.
 
-The MIMIC-IV cohort reuses the MIMIC-III generative model (``config.SyntheticConfig``): the same latent
-profiles, complexity, tail law and text model, a few of their knobs set anew. What differs is said here, once: MIMIC-IV's proportions (more
-admissions per patient, more admissions without a discharge summary, no neonates), the share of admissions
-coded in ICD-9 (before the October 2015 switch), the ICD-10 code laws -- profiles matched on the HCUP CCSR
-category of an ICD-10-CM code (so codes of one category co-occur) and on ICD-10-PCS prefixes (section and body
-system), with the common MIMIC-IV ICD-10 codes as head codes -- and the calibration to the MIMIC-III demo
+The MIMIC-IV cohort reuses the MIMIC-III generative model (``config.SyntheticConfig``): the same latent profiles,
+complexity, tail law and text model, a few of their knobs set anew. What differs is said here, once: MIMIC-IV's
+proportions (more admissions per patient, more admissions without a discharge summary, no neonates), the share of
+admissions coded in ICD-9 (before the October 2015 switch), the ICD-10 code laws -- profiles matched on the HCUP
+CCSR category of an ICD-10-CM code (so codes of one category co-occur) and on ICD-10-PCS prefixes (section and
+body system), with the common MIMIC-IV ICD-10 codes as head codes -- and the calibration to the MIMIC-III demo
 (head shares, ICD-10-CM tail draws, mentions of a common code).
 """
 
